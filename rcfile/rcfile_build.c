@@ -1,0 +1,281 @@
+/*
+ * rcfile_build.c: builders called from grammar actions, string escapes
+ * and error reporting for the rcfile parser.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cfg.h"
+#include "rcfile_priv.h"
+#include "xmalloc.h"
+#include "i18n.h"
+
+
+/* Record the raw text of the token just read (NULL at end of input). */
+void
+rc_last(struct rc_parser *P, const char *text, size_t len)
+{
+	free(P->last);
+	P->last = text ? xstrndup(text, len) : NULL;
+}
+
+/* Queue a token to be returned by the next call of the lexer. */
+void
+rc_pushback(struct rc_parser *P, int tok)
+{
+	P->pushback = tok;
+}
+
+/* Report "fetchmail:FILE:LINE: WHAT at TOKEN" and mark the parse failed. */
+void
+rc_error_at(struct rc_parser *P, const char *what)
+{
+	if (P->failed)
+		return;
+	cfg_errors_add(P->errs, 5, "fetchmail:%s:%d: %s at %s", P->name,
+	    rc_lineno(P), what, P->last ? P->last : _("end of input"));
+	P->failed = true;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decode one escape at S[*i] (just after the backslash) into *out;
+ * returns 0 when the escape produces no byte. */
+static int
+unescape_one(const char *s, size_t n, size_t *i, int *out)
+{
+	int	c = (unsigned char)s[(*i)++], v, d, k;
+
+	switch (c) {
+	case 'n': *out = '\n'; return 1;
+	case 't': *out = '\t'; return 1;
+	case 'b': *out = '\b'; return 1;
+	case 'r': *out = '\r'; return 1;
+	case '\n': return 0;
+	case 'x':
+		for (v = 0, k = 0; k < 2 && *i < n &&
+		    (d = hexval((unsigned char)s[*i])) >= 0; k++, (*i)++)
+			v = v * 16 + d;
+		*out = v;
+		return 1;
+	case '0':
+		for (v = 0, k = 1; k < 3 && *i < n && s[*i] >= '0' &&
+		    s[*i] <= '7'; k++, (*i)++)
+			v = v * 8 + (s[*i] - '0');
+		*out = v;
+		return 1;
+	default:
+		if (c >= '1' && c <= '9') {
+			for (v = c - '0', k = 1; k < 3 && *i < n &&
+			    s[*i] >= '0' && s[*i] <= '9'; k++, (*i)++)
+				v = v * 10 + (s[*i] - '0');
+			*out = v;
+			return 1;
+		}
+		*out = c;
+		return 1;
+	}
+}
+
+/* Decode fetchmail's backslash escapes in S[0..N); an escape yielding a
+ * NUL ends the string, as in the reference.  Returns an allocated copy. */
+char *
+rc_unescape(const char *s, size_t n)
+{
+	char	*r = xmalloc(n + 1), *p = r;
+	size_t	 i = 0;
+	int	 c;
+
+	while (i < n) {
+		if (s[i] != '\\') {
+			*p++ = s[i++];
+			continue;
+		}
+		if (++i == n)
+			break;
+		if (unescape_one(s, n, &i, &c))
+			*p++ = (char)c;
+	}
+	*p = '\0';
+	return r;
+}
+
+/* Replace *DST with the allocated string V (which may be NULL). */
+void
+rc_set_str(char **dst, char *v)
+{
+	free(*dst);
+	*dst = v;
+}
+
+void
+rc_set_num(struct cfg_num *n, int v)
+{
+	n->v = v;
+	n->set = true;
+}
+
+/* Add a local name (or a server=local mapping) to a user; "*" in any form
+ * is the wildcard.  Takes ownership of NAME and MAP. */
+void
+rc_localname(struct cfg_opts *o, char *name, char *map)
+{
+	if (map == NULL && strcmp(name, "*") == 0)
+		o->wildcard = true;
+	else
+		cfg_list_add(&o->localnames, name, map);
+	free(name);
+	free(map);
+}
+
+/* Append one antispam code. */
+void
+rc_antispam(struct cfg_opts *o, int code)
+{
+	o->antispam = xreallocarray(o->antispam, o->nantispam + 1, sizeof(int));
+	o->antispam[o->nantispam++] = code;
+	o->antispam_set = true;
+}
+
+/* Check an `interface` value "name/address[/mask]" as the reference does;
+ * returns -1 (error recorded) when it is malformed. */
+int
+rc_interface_check(struct rc_parser *P, const char *spec)
+{
+	const char	*slash = strchr(spec, '/'), *mask;
+	char		*addr;
+	struct in_addr	 a;
+	int		 ok;
+
+	if (slash == NULL) {
+		cfg_errors_add(P->errs, 5, "fetchmail: %s",
+		    _("missing IP interface address"));
+		P->failed = true;
+		return -1;
+	}
+	mask = strchr(slash + 1, '/');
+	addr = xstrndup(slash + 1, mask ? (size_t)(mask - slash - 1) :
+	    strlen(slash + 1));
+	ok = inet_aton(addr, &a);
+	free(addr);
+	if (!ok) {
+		cfg_errors_add(P->errs, 5, "fetchmail: %s",
+		    _("invalid IP interface address"));
+		P->failed = true;
+		return -1;
+	}
+	if (mask != NULL && !inet_aton(mask + 1, &a)) {
+		cfg_errors_add(P->errs, 5, "fetchmail: %s",
+		    _("invalid IP interface mask"));
+		P->failed = true;
+		return -1;
+	}
+	return 0;
+}
+
+/* Start a new entry: a poll/skip entry named NAME or the defaults. */
+void
+rc_entry_begin(struct rc_parser *P, char *name, int kind)
+{
+	struct cfg_query *q = xcalloc(1, sizeof(*q));
+
+	if (kind == RC_DEFAULTS && (P->seen_entry || P->cfg->defaults)) {
+		cfg_errors_add(P->errs, 5, "fetchmail: %s",
+		    _("Error: multiple \"defaults\" records in config file, "
+		    "or \"defaults\" is not the first record."));
+		P->failed = true;
+	}
+	if (kind != RC_DEFAULTS)
+		P->seen_entry = true;
+	q->pollname = name;
+	q->skip = kind == RC_SKIP;
+	q->is_default = kind == RC_DEFAULTS;
+	q->file = P->name;
+	q->line = rc_lineno(P);
+	q->entry = P->nentries++;
+	P->entry = q;
+	P->users = P->user = NULL;
+}
+
+/* The server part of the entry being built. */
+struct cfg_opts *
+rc_server(struct rc_parser *P)
+{
+	return &P->entry->o;
+}
+
+/* Open a new user description in the current entry. */
+void
+rc_user_begin(struct rc_parser *P)
+{
+	struct cfg_query *u = xcalloc(1, sizeof(*u)), **tail;
+
+	for (tail = &P->users; *tail != NULL; tail = &(*tail)->next)
+		;
+	*tail = u;
+	P->user = u;
+}
+
+/* The current user of the entry; IMPLICIT creates the nameless one. */
+struct cfg_opts *
+rc_user(struct rc_parser *P, bool implicit)
+{
+	if (P->user == NULL && implicit)
+		rc_user_begin(P);
+	return &P->user->o;
+}
+
+/* Finish the current entry: give every user a copy of the server part
+ * and queue them in the configuration. */
+void
+rc_entry_end(struct rc_parser *P)
+{
+	struct cfg_query *e = P->entry, *u, *next, **tail;
+	bool		  first = true;
+
+	if (e == NULL)
+		return;
+	if (P->users == NULL)
+		rc_user_begin(P);
+	for (tail = &P->cfg->queries; *tail != NULL; tail = &(*tail)->next)
+		;
+	for (u = P->users; u != NULL; u = next) {
+		next = u->next;
+		u->next = NULL;
+		cfg_opts_merge(&u->o, &e->o, true, true, false);
+		u->pollname = e->pollname ? xstrdup(e->pollname) : NULL;
+		u->skip = e->skip;
+		u->is_default = e->is_default;
+		u->file = e->file;
+		u->line = e->line;
+		u->entry = e->entry;
+		u->first_of_entry = first;
+		first = false;
+		if (e->is_default) {
+			if (P->cfg->defaults == NULL)
+				P->cfg->defaults = u;
+			else
+				cfg_query_free(u);
+			continue;
+		}
+		*tail = u;
+		tail = &u->next;
+	}
+	cfg_query_free(e);
+	P->entry = P->users = P->user = NULL;
+}
