@@ -53,8 +53,10 @@ const struct cfg_field cfg_fields[] = {
 };
 const size_t cfg_nfields = sizeof(cfg_fields) / sizeof(cfg_fields[0]);
 
+/* configdump names; POP2 is not built in, and the reference names a
+ * protocol it lacks "unknown?!?". */
 static const char *const proto_names[] = {
-	NULL, "auto", "POP2", "POP3", "APOP", "RPOP", "KPOP", "SDPS", "IMAP",
+	NULL, "auto", "unknown?!?", "POP3", "APOP", "RPOP", "KPOP", "SDPS", "IMAP",
 	"ETRN", "ODMR"
 };
 
@@ -88,9 +90,25 @@ cfg_proto_parse(const char *s)
 	int	p;
 
 	for (p = P_AUTO; p <= P_ODMR; p++)
-		if (strcasecmp(s, proto_names[p]) == 0)
+		if (strcasecmp(s, p == P_POP2 ? "pop2" : proto_names[p]) == 0)
 			return p;
 	return P_UNSET;
+}
+
+/* Set the protocol; KPOP is POP3 on the kpop service with Kerberos in
+ * place of a plain password. */
+void
+cfg_set_proto(struct cfg_opts *o, int p)
+{
+	if (p != P_KPOP) {
+		o->proto = p;
+		return;
+	}
+	o->proto = P_POP3;
+	free(o->service);
+	o->service = xstrdup("kpop");
+	if (o->auth == A_PASSWORD)
+		o->auth = A_KERBEROS_V5;
 }
 
 /* Authentication type named on the command line; A_UNSET if unknown.
@@ -189,6 +207,16 @@ cfg_opts_free(struct cfg_opts *o)
 	free(o->antispam);
 	o->antispam = NULL;
 	o->nantispam = 0;
+}
+
+/* Append copies of SRC's elements to DST. */
+void
+cfg_list_append(struct cfg_list *dst, const struct cfg_list *src)
+{
+	size_t	i;
+
+	for (i = 0; i < src->n; i++)
+		cfg_list_add(dst, src->v[i], src->map[i]);
 }
 
 /* Free one query record (NULL ok). */
@@ -314,11 +342,10 @@ cfg_opts_merge(struct cfg_opts *dst, const struct cfg_opts *src,
 	}
 	if (!user)
 		return;
-	if ((src->localnames.n || src->wildcard) &&
-	    (override || !(dst->localnames.n || dst->wildcard))) {
+	if (src->localnames.n && (override || !dst->localnames.n))
 		cfg_list_copy(&dst->localnames, &src->localnames);
-		dst->wildcard = src->wildcard;
-	}
+	if (src->wildcard)
+		dst->wildcard = true;
 	if (src->antispam_set && (override || !dst->antispam_set)) {
 		free(dst->antispam);
 		dst->antispam = xreallocarray(NULL, src->nantispam + 1,

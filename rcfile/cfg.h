@@ -86,7 +86,6 @@ struct cfg_opts {
 struct cfg_query {
 	char		*pollname;
 	bool		 skip;
-	bool		 is_default;	/* the `defaults` entry */
 	int		 entry;		/* index of its poll entry */
 	bool		 first_of_entry;
 	bool		 selected;	/* named on the command line */
@@ -139,6 +138,7 @@ void		 cfg_query_free(struct cfg_query *);
 void		 cfg_list_add(struct cfg_list *, const char *, const char *);
 void		 cfg_list_clear(struct cfg_list *);
 void		 cfg_list_copy(struct cfg_list *, const struct cfg_list *);
+void		 cfg_list_append(struct cfg_list *, const struct cfg_list *);
 void		 cfg_errors_add(struct cfg_errors *, int status,
 		    const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
@@ -147,6 +147,7 @@ const char	*cfg_proto_name(int);
 const char	*cfg_auth_name(int);
 int		 cfg_proto_parse(const char *);
 int		 cfg_auth_parse(const char *, bool cmdline);
+void		 cfg_set_proto(struct cfg_opts *, int);
 void		 cfg_opts_merge(struct cfg_opts *dst, const struct cfg_opts *src,
 		    bool override, bool server_part, bool user_part);
 

@@ -140,10 +140,17 @@ key_list(struct dumper *d, const char *k, const struct cfg_list *l)
 	fputs("],\n", d->f);
 }
 
+/* Numbers are shown as the reference stores them: negative as 0. */
+static int
+shown(const struct cfg_num *n)
+{
+	return n->v < 0 ? 0 : n->v;
+}
+
 static void
 dump_globals(struct dumper *d, const struct cfg *c)
 {
-	key_num(d, "poll_interval", c->g.daemon.v);
+	key_num(d, "poll_interval", shown(&c->g.daemon));
 	key_str(d, "logfile", c->g.logfile);
 	key_str(d, "idfile", c->g.idfile);
 	key_str(d, "postmaster", c->g.postmaster);
@@ -154,13 +161,6 @@ dump_globals(struct dumper *d, const struct cfg *c)
 	key_bool(d, "invisible", c->g.invisible == FLAG_TRUE);
 	key_bool(d, "showdots", c->g.showdots == FLAG_TRUE);
 	key_bool(d, "syslog", c->g.syslog == FLAG_TRUE);
-}
-
-/* Numbers are shown as the reference stores them: negative as 0. */
-static int
-shown(const struct cfg_num *n)
-{
-	return n->v < 0 ? 0 : n->v;
 }
 
 static void

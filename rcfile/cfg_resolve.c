@@ -21,7 +21,7 @@
 
 static void	select_hosts(struct cfg *, const struct cfg_cmdline *);
 static void	resolve_globals(struct cfg *, const struct cfg_cmdline *,
-		    const struct cfg_env *, struct cfg_errors *);
+		    const struct cfg_env *);
 static void	resolve_query(struct cfg *, struct cfg_query *,
 		    const struct cfg_cmdline *, const struct cfg_env *);
 static void	builtin_defaults(struct cfg_opts *, const struct cfg_env *,
@@ -56,7 +56,7 @@ absolutize(char **p, const char *dir)
 const char *
 cfg_dump_proto(const struct cfg_opts *o)
 {
-	return cfg_proto_name(o->proto);
+	return cfg_proto_name(o->proto == P_SDPS ? P_POP3 : o->proto);
 }
 
 static void
@@ -109,7 +109,7 @@ select_hosts(struct cfg *c, const struct cfg_cmdline *cmd)
 
 static void
 resolve_globals(struct cfg *c, const struct cfg_cmdline *cmd,
-    const struct cfg_env *env, struct cfg_errors *warn)
+    const struct cfg_env *env)
 {
 	struct cfg_global	*g = &c->g;
 	const struct cfg_global	*cg = &cmd->g;
@@ -148,6 +148,15 @@ resolve_globals(struct cfg *c, const struct cfg_cmdline *cmd,
 	set_default_flag(&g->syslog, false);
 	set_default_flag(&g->invisible, false);
 	set_default_flag(&g->showdots, false);
+}
+
+/* A logfile that does not exist is dropped with a warning. */
+static void
+check_logfile(struct cfg *c, const struct cfg_cmdline *cmd,
+    struct cfg_errors *warn)
+{
+	struct cfg_global *g = &c->g;
+
 	if (g->logfile != NULL && !cmd->version &&
 	    access(g->logfile, F_OK) != 0) {
 		cfg_errors_add(warn, 0,
@@ -201,8 +210,15 @@ resolve_query(struct cfg *c, struct cfg_query *q, const struct cfg_cmdline *cmd,
 {
 	struct cfg_opts	*o = &q->o;
 
-	if (c->defaults != NULL)
+	if (c->defaults != NULL) {
+		/* every option is inherited but `aka` */
+		struct cfg_list aka = o->aka;
+
+		memset(&o->aka, 0, sizeof(o->aka));
 		cfg_opts_merge(o, &c->defaults->o, false, true, true);
+		cfg_list_clear(&o->aka);
+		o->aka = aka;
+	}
 	/* rcfile paths are relative to the rcfile's directory */
 	absolutize(&o->bsmtp, c->rcdir);
 	absolutize(&o->sslkey, c->rcdir);
@@ -231,6 +247,8 @@ query_port(const struct cfg_query *q, struct cfg_errors *errs)
 
 	if (svc == NULL)
 		return 0;
+	if (strcmp(svc, "kpop") == 0)
+		return 1109;	/* not in every services file */
 	v = strtol(svc, &end, 10);
 	if (*svc != '\0' && *end == '\0') {
 		if (v > 0 && v <= 65535)
@@ -335,7 +353,7 @@ cfg_resolve(struct cfg *c, const struct cfg_cmdline *cmd,
 	struct cfg_query *q;
 
 	select_hosts(c, cmd);
-	resolve_globals(c, cmd, env, warn);
+	resolve_globals(c, cmd, env);
 	for (q = c->queries; q != NULL; q = q->next)
 		resolve_query(c, q, cmd, env);
 	for (q = c->queries; q != NULL; q = q->next)
@@ -351,5 +369,6 @@ cfg_resolve(struct cfg *c, const struct cfg_cmdline *cmd,
 			cfg_errors_add(warn, 0, "%s", _("fetchmail: warning: Do not ask for support if all mail goes to postmaster!"));
 		}
 	}
+	check_logfile(c, cmd, warn);
 	return 0;
 }

@@ -130,6 +130,14 @@ rc_set_num(struct cfg_num *n, int v)
 	n->set = true;
 }
 
+/* A number where 0 means "not given" (inherited, then defaulted). */
+void
+rc_set_raw(struct cfg_num *n, int v)
+{
+	n->v = v;
+	n->set = v != 0;
+}
+
 /* Add a local name (or a server=local mapping) to a user; "*" in any form
  * is the wildcard.  Takes ownership of NAME and MAP. */
 void
@@ -194,17 +202,8 @@ rc_entry_begin(struct rc_parser *P, char *name, int kind)
 {
 	struct cfg_query *q = xcalloc(1, sizeof(*q));
 
-	if (kind == RC_DEFAULTS && (P->seen_entry || P->cfg->defaults)) {
-		cfg_errors_add(P->errs, 5, "fetchmail: %s",
-		    _("Error: multiple \"defaults\" records in config file, "
-		    "or \"defaults\" is not the first record."));
-		P->failed = true;
-	}
-	if (kind != RC_DEFAULTS)
-		P->seen_entry = true;
-	q->pollname = name;
+	q->pollname = kind == RC_DEFAULTS ? xstrdup("defaults") : name;
 	q->skip = kind == RC_SKIP;
-	q->is_default = kind == RC_DEFAULTS;
 	q->file = P->name;
 	q->line = rc_lineno(P);
 	q->entry = P->nentries++;
@@ -260,22 +259,43 @@ rc_entry_end(struct rc_parser *P)
 		cfg_opts_merge(&u->o, &e->o, true, true, false);
 		u->pollname = e->pollname ? xstrdup(e->pollname) : NULL;
 		u->skip = e->skip;
-		u->is_default = e->is_default;
 		u->file = e->file;
 		u->line = e->line;
 		u->entry = e->entry;
 		u->first_of_entry = first;
 		first = false;
-		if (e->is_default) {
-			if (P->cfg->defaults == NULL)
-				P->cfg->defaults = u;
-			else
-				cfg_query_free(u);
-			continue;
-		}
 		*tail = u;
 		tail = &u->next;
 	}
 	cfg_query_free(e);
 	P->entry = P->users = P->user = NULL;
+}
+
+/* After a successful parse: the first record, if it is named "defaults",
+ * holds the defaults; a "defaults" record anywhere after the first
+ * remaining one is an error (the reference's rule, whichever keyword
+ * introduced the name).  Returns 0 or -1. */
+int
+rc_take_defaults(struct rc_parser *P)
+{
+	struct cfg		*c = P->cfg;
+	struct cfg_query	*q = c->queries;
+
+	if (q != NULL && strcmp(q->pollname, "defaults") == 0) {
+		c->defaults = q;
+		c->queries = q->next;
+		q->next = NULL;
+		if (c->queries != NULL)
+			c->queries->first_of_entry = true;
+	}
+	for (q = c->queries ? c->queries->next : NULL; q; q = q->next) {
+		if (strcmp(q->pollname, "defaults") != 0)
+			continue;
+		cfg_errors_add(P->errs, 5, "fetchmail: %s",
+		    _("Error: multiple \"defaults\" records in config file, "
+		    "or \"defaults\" is not the first record."));
+		P->failed = true;
+		return -1;
+	}
+	return 0;
 }

@@ -90,7 +90,7 @@ global		: LOGFILE optmap STRING		{ rc_set_str(&P->cfg->g.logfile, $3); }
 		| INVISIBLE			{ P->cfg->g.invisible = FLAG_TRUE; }
 		| NO INVISIBLE			{ P->cfg->g.invisible = FLAG_FALSE; }
 		| SHOWDOTS			{ P->cfg->g.showdots = FLAG_TRUE; }
-		| NO SHOWDOTS			{ P->cfg->g.showdots = FLAG_FALSE; }
+		| NO SHOWDOTS			{ P->cfg->g.showdots = FLAG_TRUE; /* sic: as the reference */ }
 		;
 
 entry		: head serv_opts
@@ -154,17 +154,17 @@ late_serv_opt	: serv_opt1			{ rc_error_at(P, "server option after user options")
 serv_opt	: serv_opt1 ;
 
 serv_opt1	: VIA STRING			{ rc_set_str(&S(P)->via, $2); }
-		| AKA names			{ cfg_list_copy(&S(P)->aka, $2); cfg_list_clear($2); free($2); }
-		| LOCALDOMAINS names		{ cfg_list_copy(&S(P)->localdomains, $2); cfg_list_clear($2); free($2); }
-		| PROTOCOL PROTO		{ S(P)->proto = $2; }
+		| AKA names			{ cfg_list_append(&S(P)->aka, $2); cfg_list_clear($2); free($2); }
+		| LOCALDOMAINS names		{ cfg_list_append(&S(P)->localdomains, $2); cfg_list_clear($2); free($2); }
+		| PROTOCOL PROTO		{ cfg_set_proto(S(P), $2); }
 		| SERVICE STRING		{ rc_set_str(&S(P)->service, $2); }
 		| SERVICE NUMBER		{ char b[32]; snprintf(b, sizeof(b), "%d", $2); rc_set_str(&S(P)->service, strdup(b)); }
 		| PORT NUMBER			{ char b[32]; snprintf(b, sizeof(b), "%d", $2); rc_set_str(&S(P)->service, strdup(b)); }
-		| INTERVAL NUMBER		{ rc_set_num(&S(P)->interval, $2); }
-		| AUTHENTICATE AUTHTYPE		{ S(P)->auth = $2; }
-		| TIMEOUT NUMBER		{ rc_set_num(&S(P)->timeout, $2); }
-		| ENVELOPE NUMBER STRING	{ rc_set_num(&S(P)->envskip, $2); rc_set_str(&S(P)->envelope, $3); S(P)->no_envelope = false; }
-		| ENVELOPE STRING		{ rc_set_str(&S(P)->envelope, $2); S(P)->no_envelope = false; }
+		| INTERVAL NUMBER		{ rc_set_raw(&S(P)->interval, $2); }
+		| AUTHENTICATE AUTHTYPE		{ S(P)->auth = $2 == A_ANY ? A_UNSET : $2; /* any = unset */ }
+		| TIMEOUT NUMBER		{ rc_set_num(&S(P)->timeout, ($2 == 0 || $2 == -1) ? 300 : $2); }
+		| ENVELOPE NUMBER STRING	{ rc_set_raw(&S(P)->envskip, $2); rc_set_str(&S(P)->envelope, $3); S(P)->no_envelope = false; }
+		| ENVELOPE STRING		{ rc_set_raw(&S(P)->envskip, 0); rc_set_str(&S(P)->envelope, $2); S(P)->no_envelope = false; }
 		| NO ENVELOPE			{ rc_set_str(&S(P)->envelope, NULL); S(P)->no_envelope = true; }
 		| QVIRTUAL STRING		{ rc_set_str(&S(P)->qvirtual, $2); }
 		| INTERFACE STRING		{ if (rc_interface_check(P, $2) != 0) { free($2); YYABORT; } rc_set_str(&S(P)->interface, $2); }
@@ -174,7 +174,7 @@ serv_opt1	: VIA STRING			{ rc_set_str(&S(P)->via, $2); }
 		| PRINCIPAL STRING		{ rc_set_str(&S(P)->principal, $2); }
 		| ESMTPNAME STRING		{ rc_set_str(&S(P)->esmtpname, $2); }
 		| ESMTPPASSWORD STRING		{ rc_set_str(&S(P)->esmtppassword, $2); }
-		| BADHEADER BADHEADER_POLICY	{ S(P)->badheader = $2 ? FLAG_TRUE : FLAG_FALSE; }
+		| BADHEADER BADHEADER_POLICY	{ S(P)->badheader = $2 ? FLAG_TRUE : FLAG_UNSET; /* reject = unset */ }
 		| DNS				{ S(P)->dns = FLAG_TRUE; }
 		| NO DNS			{ S(P)->dns = FLAG_FALSE; }
 		| UIDL				{ S(P)->uidl = FLAG_TRUE; }
@@ -182,16 +182,16 @@ serv_opt1	: VIA STRING			{ rc_set_str(&S(P)->via, $2); }
 		| CHECKALIAS			{ S(P)->checkalias = FLAG_TRUE; }
 		| NO CHECKALIAS			{ S(P)->checkalias = FLAG_FALSE; }
 		| TRACEPOLLS			{ S(P)->tracepolls = FLAG_TRUE; }
-		| NO TRACEPOLLS			{ S(P)->tracepolls = FLAG_FALSE; }
+		| NO TRACEPOLLS			{ S(P)->tracepolls = FLAG_TRUE; /* sic: as the reference */ }
 		;
 
 user_opt	: IS mapping_list
 		| IS mapping_list HERE
 		| IS STRING THERE		{ rc_set_str(&U(P)->remote, $2); }
 		| PASSWORD STRING		{ rc_set_str(&U(P)->password, $2); }
-		| FOLDER names			{ cfg_list_copy(&U(P)->mailboxes, $2); cfg_list_clear($2); free($2); }
-		| SMTPHOST names		{ cfg_list_copy(&U(P)->smtphunt, $2); cfg_list_clear($2); free($2); }
-		| FETCHDOMAINS names		{ cfg_list_copy(&U(P)->fetchdomains, $2); cfg_list_clear($2); free($2); }
+		| FOLDER names			{ cfg_list_append(&U(P)->mailboxes, $2); cfg_list_clear($2); free($2); }
+		| SMTPHOST names		{ cfg_list_append(&U(P)->smtphunt, $2); cfg_list_clear($2); free($2); }
+		| FETCHDOMAINS names		{ cfg_list_append(&U(P)->fetchdomains, $2); cfg_list_clear($2); free($2); }
 		| SMTPADDRESS STRING		{ rc_set_str(&U(P)->smtpaddress, $2); }
 		| SMTPNAME STRING		{ rc_set_str(&U(P)->smtpname, $2); }
 		| ANTISPAM numbers

@@ -15,7 +15,6 @@ struct rc_parser {
 	void			*scanner;
 	char			*last;		/* raw text of the last token */
 	int			 pushback;	/* token queued by a run-on "noX" */
-	bool			 seen_entry;	/* a poll/skip entry was read */
 	bool			 failed;
 	/* the entry being built */
 	struct cfg_query	*entry;		/* server part and head */
@@ -38,11 +37,13 @@ int	 rc_lineno(struct rc_parser *);
 /* builders used by grammar actions (rcfile_build.c) */
 void	 rc_entry_begin(struct rc_parser *, char *name, int kind);
 void	 rc_entry_end(struct rc_parser *);
+int	 rc_take_defaults(struct rc_parser *);
 struct cfg_opts *rc_server(struct rc_parser *);
 struct cfg_opts *rc_user(struct rc_parser *, bool implicit);
 void	 rc_user_begin(struct rc_parser *);
 void	 rc_set_str(char **, char *);
 void	 rc_set_num(struct cfg_num *, int);
+void	 rc_set_raw(struct cfg_num *, int);
 void	 rc_localname(struct cfg_opts *, char *name, char *map);
 void	 rc_antispam(struct cfg_opts *, int);
 int	 rc_interface_check(struct rc_parser *, const char *);

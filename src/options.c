@@ -254,8 +254,8 @@ number_option(int c, const char *arg, struct options *opt)
 	switch (c) {
 	case 'd': n = &opt->cl.g.daemon; break;
 	case 't':
-		if (v == 0)
-			return 0;	/* 0 means the default */
+		if (v == 0 || v == -1)
+			return 0;	/* both mean the default */
 		n = &o->timeout;
 		break;
 	case 'l': n = &o->limit; break;
@@ -381,22 +381,25 @@ special_option(int c, const char *arg, struct options *opt, int *sinks)
 
 	switch (c) {
 	case 'p':
-		if ((o->proto = cfg_proto_parse(arg)) == P_UNSET) {
+		if (cfg_proto_parse(arg) == P_UNSET) {
 			fprintf(stderr, _("Invalid protocol `%s' specified.\n"), arg);
 			return -1;
 		}
+		cfg_set_proto(o, cfg_proto_parse(arg));
 		return 0;
 	case LO_AUTH:
 		if ((o->auth = cfg_auth_parse(arg, true)) == A_UNSET) {
 			fprintf(stderr, _("Invalid authentication `%s' specified.\n"), arg);
 			return -1;
 		}
+		if (o->auth == A_ANY)
+			o->auth = A_UNSET;	/* `any` overrides nothing */
 		return 0;
 	case LO_BADHEADER:
 		if (strcmp(arg, "accept") == 0)
 			o->badheader = FLAG_TRUE;
 		else if (strcmp(arg, "reject") == 0)
-			o->badheader = FLAG_FALSE;
+			o->badheader = FLAG_UNSET;	/* the default */
 		else {
 			fprintf(stderr, _("Invalid bad-header policy `%s' specified.\n"), arg);
 			return -1;
