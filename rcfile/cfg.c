@@ -311,8 +311,10 @@ merge_field(char *dst, const char *src, enum cfg_ftype t, bool override)
 		}
 		break;
 	case FT_LIST:
-		if (((const struct cfg_list *)src)->n &&
-		    (override || !((struct cfg_list *)dst)->n))
+		if (override)
+			cfg_list_append((struct cfg_list *)dst,
+			    (const struct cfg_list *)src);
+		else if (!((struct cfg_list *)dst)->n)
 			cfg_list_copy((struct cfg_list *)dst,
 			    (const struct cfg_list *)src);
 		break;
@@ -320,7 +322,8 @@ merge_field(char *dst, const char *src, enum cfg_ftype t, bool override)
 }
 
 /* Merge SRC into DST: fill what DST leaves unset, or with OVERRIDE
- * replace whatever SRC sets.  SERVER and USER select the parts. */
+ * replace whatever SRC sets and append SRC's lists to DST's (the command
+ * line adds to rcfile lists).  SERVER and USER select the parts. */
 void
 cfg_opts_merge(struct cfg_opts *dst, const struct cfg_opts *src,
     bool override, bool server, bool user)
@@ -347,12 +350,13 @@ cfg_opts_merge(struct cfg_opts *dst, const struct cfg_opts *src,
 	if (src->wildcard)
 		dst->wildcard = true;
 	if (src->antispam_set && (override || !dst->antispam_set)) {
-		free(dst->antispam);
-		dst->antispam = xreallocarray(NULL, src->nantispam + 1,
-		    sizeof(int));
-		memcpy(dst->antispam, src->antispam,
+		size_t keep = override ? dst->nantispam : 0;
+
+		dst->antispam = xreallocarray(dst->antispam,
+		    keep + src->nantispam + 1, sizeof(int));
+		memcpy(dst->antispam + keep, src->antispam,
 		    src->nantispam * sizeof(int));
-		dst->nantispam = src->nantispam;
+		dst->nantispam = keep + src->nantispam;
 		dst->antispam_set = true;
 	}
 }

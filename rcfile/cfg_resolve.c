@@ -45,8 +45,8 @@ absolutize(char **p, const char *dir)
 {
 	char	*a;
 
-	if (*p == NULL || (*p)[0] == '/')
-		return;
+	if (*p == NULL || (*p)[0] == '/' || strcmp(*p, "-") == 0)
+		return;		/* "-" is stdout for bsmtp */
 	a = cfg_abspath(dir, *p);
 	free(*p);
 	*p = a;
@@ -119,7 +119,7 @@ resolve_globals(struct cfg *c, const struct cfg_cmdline *cmd,
 	absolutize(&g->logfile, c->rcdir);
 	absolutize(&g->idfile, c->rcdir);
 	absolutize(&g->pidfile, c->rcdir);
-	if (cg->daemon.set)
+	if (cg->daemon.set && cg->daemon.v >= 0)
 		g->daemon = cg->daemon;
 	OVR_STR(logfile);
 	OVR_STR(idfile);
@@ -157,6 +157,12 @@ check_logfile(struct cfg *c, const struct cfg_cmdline *cmd,
 {
 	struct cfg_global *g = &c->g;
 
+	if (g->logfile != NULL && cmd->nodetach) {
+		cfg_errors_add(warn, 0, "%s", _("The nodetach option is in "
+		    "effect, ignoring logfile option."));
+		free(g->logfile);
+		g->logfile = NULL;
+	}
 	if (g->logfile != NULL && !cmd->version &&
 	    access(g->logfile, F_OK) != 0) {
 		cfg_errors_add(warn, 0,
@@ -165,6 +171,8 @@ check_logfile(struct cfg *c, const struct cfg_cmdline *cmd,
 		free(g->logfile);
 		g->logfile = NULL;
 	}
+	if (g->logfile != NULL)
+		g->syslog = FLAG_FALSE;	/* a log file wins over syslog */
 }
 
 /* Fill what is still unset in O with fetchmail's built-in defaults. */
@@ -227,6 +235,7 @@ resolve_query(struct cfg *c, struct cfg_query *q, const struct cfg_cmdline *cmd,
 	absolutize(&o->sslcertpath, c->rcdir);
 	cfg_opts_merge(o, &cmd->o, true, true, true);
 	/* command-line paths are relative to the working directory */
+	absolutize(&o->bsmtp, env->cwd);
 	absolutize(&o->sslkey, env->cwd);
 	absolutize(&o->sslcert, env->cwd);
 	absolutize(&o->sslcertfile, env->cwd);

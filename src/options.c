@@ -386,6 +386,8 @@ special_option(int c, const char *arg, struct options *opt, int *sinks)
 			return -1;
 		}
 		cfg_set_proto(o, cfg_proto_parse(arg));
+		if (cfg_proto_parse(arg) == P_KPOP)
+			o->auth = A_KERBEROS_V5;
 		return 0;
 	case LO_AUTH:
 		if ((o->auth = cfg_auth_parse(arg, true)) == A_UNSET) {
