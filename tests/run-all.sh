@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Set everything up and run the whole test suite:
+#  1. install the build and test dependencies (Debian/Ubuntu, apt-get);
+#  2. autoreconf, then three out-of-tree builds under build/:
+#     plain (warnings as errors, every test), asan (ASan+UBSan, the tests
+#     that run our code), fuzz (clang libFuzzer target, bounded run);
+#  3. make distcheck;
+#  4. print "N passed, N failed, N skipped" as the last line.
+# FUZZ_SECONDS (default 60) bounds the fuzzing run; SKIP_DISTCHECK=1 and
+# SKIP_FUZZ=1 leave those steps out.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 2
+
+DEPS="build-essential autoconf automake autopoint pkg-config flex bison
+gettext libssl-dev python3 groff man-db clang libclang-rt-14-dev fetchmail"
+
+# Install what is missing; as root directly, otherwise through sudo.
+install_deps() {
+	local missing=() p
+	command -v dpkg-query >/dev/null 2>&1 || return 0
+	for p in $DEPS; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		    grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	local sudo=""
+	[ "$(id -u)" = 0 ] || sudo=sudo
+	echo "== installing: ${missing[*]}"
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null &&
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+logs=()
+steps_failed=0
+
+# Run "make check" in build/NAME configured with the remaining arguments
+# (environment assignments first, then configure options).
+build_and_check() {
+	local name=$1; shift
+	local dir=$top/build/$name envs=() opts=() tests=""
+	while [ $# -gt 0 ]; do
+		case $1 in
+		TESTS=*) tests=${1#TESTS=} ;;
+		*=*) envs+=("$1") ;;
+		*) opts+=("$1") ;;
+		esac
+		shift
+	done
+	echo "== $name build"
+	rm -rf "$dir" && mkdir -p "$dir" && cd "$dir" || return 1
+	if ! env "${envs[@]}" "$top/configure" -q "${opts[@]}" >configure.out 2>&1 ||
+	    ! make -j2 >make.out 2>&1; then
+		echo "!! $name: build failed"; tail -30 configure.out make.out 2>/dev/null
+		steps_failed=$((steps_failed + 1)); cd "$top"; return 1
+	fi
+	if [ -n "$tests" ]; then
+		make -j2 check TESTS="$tests" >check.out 2>&1
+	else
+		make -j2 check >check.out 2>&1
+	fi
+	grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP)' check.out | grep -vE '^(PASS|SKIP)' | head -40
+	grep -E '^# (TOTAL|PASS|SKIP|FAIL|ERROR)' check.out | sed "s/^/   $name /"
+	logs+=("$dir/test-suite.log")
+	cd "$top"
+}
+
+install_deps || { echo "!! could not install dependencies"; echo "0 passed, 1 failed"; exit 1; }
+echo "== autoreconf"
+autoreconf -fi >/dev/null 2>&1 || { echo "!! autoreconf failed"; echo "0 passed, 1 failed"; exit 1; }
+
+build_and_check plain --enable-debug
+build_and_check asan \
+    "CFLAGS=-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+    "TESTS=tests/unit_rcfile tests/golden.sh tests/randdiff.py tests/cmdline.sh tests/show.sh"
+if [ "${SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null 2>&1; then
+	build_and_check fuzz CC=clang \
+	    "CFLAGS=-O1 -g -fsanitize=address,undefined -fsanitize=fuzzer-no-link" \
+	    --enable-fuzzing "TESTS=tests/fuzz/run.sh"
+fi
+if [ "${SKIP_DISTCHECK:-0}" != 1 ] && [ -d build/plain ]; then
+	echo "== make distcheck"
+	if (cd build/plain && make distcheck TESTS="tests/unit_rcfile tests/golden.sh" \
+	    >distcheck.out 2>&1); then
+		echo "   distcheck passed"
+		distcheck=pass
+	else
+		echo "!! distcheck failed"; tail -30 build/plain/distcheck.out
+		distcheck=fail
+	fi
+fi
+
+# Sum the automake TAP summaries; failed build steps count as failures.
+pass=0 fail=$steps_failed skip=0
+for l in "${logs[@]}"; do
+	[ -f "$l" ] || { fail=$((fail + 1)); continue; }
+	p=$(sed -n 's/^# PASS: *//p' "$l"); x=$(sed -n 's/^# XFAIL: *//p' "$l")
+	f=$(sed -n 's/^# FAIL: *//p' "$l"); e=$(sed -n 's/^# ERROR: *//p' "$l")
+	xp=$(sed -n 's/^# XPASS: *//p' "$l"); s=$(sed -n 's/^# SKIP: *//p' "$l")
+	pass=$((pass + ${p:-0} + ${x:-0})); fail=$((fail + ${f:-0} + ${e:-0} + ${xp:-0}))
+	skip=$((skip + ${s:-0}))
+done
+case ${distcheck:-} in pass) pass=$((pass + 1)) ;; fail) fail=$((fail + 1)) ;; esac
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" = 0 ]
