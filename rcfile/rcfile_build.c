@@ -35,8 +35,6 @@ rc_pushback(struct rc_parser *P, int tok)
 void
 rc_error_at(struct rc_parser *P, const char *what)
 {
-	if (P->failed)
-		return;
 	/* a token that starts with NUL reads as the end, as in the reference */
 	cfg_errors_add(P->errs, 5, "fetchmail:%s:%d: %s at %s", P->name,
 	    rc_lineno(P), what, P->last && *P->last ? P->last :

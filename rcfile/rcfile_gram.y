@@ -93,9 +93,14 @@ global		: LOGFILE optmap STRING		{ rc_set_str(&P->cfg->g.logfile, $3); }
 		| NO SHOWDOTS			{ P->cfg->g.showdots = FLAG_TRUE; /* sic: as the reference */ }
 		;
 
+/* A server option after user options ends the entry with an error; the
+ * parse goes on, so that the next token must start a new statement (this
+ * is how the reference reports it). */
 entry		: head serv_opts
 		| head serv_opts user_opts
+		| head serv_opts user_opts late_serv_opt
 		| head serv_opts user_descs
+		| head serv_opts user_descs late_serv_opt
 		;
 
 head		: POLL STRING			{ rc_entry_begin(P, $2, RC_POLL); }
@@ -109,7 +114,6 @@ serv_opts	: /* empty */
 
 user_opts	: user_opt
 		| user_opts user_opt
-		| user_opts late_serv_opt
 		;
 
 user_descs	: user_desc
@@ -121,7 +125,6 @@ user_desc	: user_head user_tail
 
 user_tail	: /* empty */
 		| user_tail user_opt
-		| user_tail late_serv_opt
 		;
 
 user_head	: USERNAME STRING		{ rc_user_begin(P); rc_set_str(&U(P)->remote, $2); }
@@ -148,10 +151,14 @@ names		: STRING			{ $$ = calloc(1, sizeof(*$$)); if ($$ == NULL) abort(); cfg_li
 		| names STRING			{ $$ = $1; cfg_list_add($$, $2, NULL); free($2); }
 		;
 
-late_serv_opt	: serv_opt1			{ rc_error_at(P, "server option after user options"); YYABORT; }
+late_serv_opt	: serv_opt1			{ rc_error_at(P, "server option after user options"); }
 		;
 
-serv_opt	: serv_opt1 ;
+/* The `no` forms are not server options once user options began: there
+ * they are plain syntax errors, as in the reference. */
+serv_opt	: serv_opt1
+		| serv_opt_no
+		;
 
 serv_opt1	: VIA STRING			{ rc_set_str(&S(P)->via, $2); }
 		| AKA names			{ cfg_list_append(&S(P)->aka, $2); cfg_list_clear($2); free($2); }
@@ -165,7 +172,6 @@ serv_opt1	: VIA STRING			{ rc_set_str(&S(P)->via, $2); }
 		| TIMEOUT NUMBER		{ rc_set_num(&S(P)->timeout, ($2 == 0 || $2 == -1) ? 300 : $2); }
 		| ENVELOPE NUMBER STRING	{ rc_set_raw(&S(P)->envskip, $2); rc_set_str(&S(P)->envelope, $3); S(P)->no_envelope = false; }
 		| ENVELOPE STRING		{ rc_set_raw(&S(P)->envskip, 0); rc_set_str(&S(P)->envelope, $2); S(P)->no_envelope = false; }
-		| NO ENVELOPE			{ rc_set_str(&S(P)->envelope, NULL); S(P)->no_envelope = true; }
 		| QVIRTUAL STRING		{ rc_set_str(&S(P)->qvirtual, $2); }
 		| INTERFACE STRING		{ if (rc_interface_check(P, $2) != 0) { free($2); YYABORT; } rc_set_str(&S(P)->interface, $2); }
 		| MONITOR STRING		{ rc_set_str(&S(P)->monitor, $2); }
@@ -176,12 +182,15 @@ serv_opt1	: VIA STRING			{ rc_set_str(&S(P)->via, $2); }
 		| ESMTPPASSWORD STRING		{ rc_set_str(&S(P)->esmtppassword, $2); }
 		| BADHEADER BADHEADER_POLICY	{ S(P)->badheader = $2 ? FLAG_TRUE : FLAG_UNSET; /* reject = unset */ }
 		| DNS				{ S(P)->dns = FLAG_TRUE; }
-		| NO DNS			{ S(P)->dns = FLAG_FALSE; }
 		| UIDL				{ S(P)->uidl = FLAG_TRUE; }
-		| NO UIDL			{ S(P)->uidl = FLAG_FALSE; }
 		| CHECKALIAS			{ S(P)->checkalias = FLAG_TRUE; }
-		| NO CHECKALIAS			{ S(P)->checkalias = FLAG_FALSE; }
 		| TRACEPOLLS			{ S(P)->tracepolls = FLAG_TRUE; }
+		;
+
+serv_opt_no	: NO ENVELOPE			{ rc_set_str(&S(P)->envelope, NULL); S(P)->no_envelope = true; }
+		| NO DNS			{ S(P)->dns = FLAG_FALSE; }
+		| NO UIDL			{ S(P)->uidl = FLAG_FALSE; }
+		| NO CHECKALIAS			{ S(P)->checkalias = FLAG_FALSE; }
 		| NO TRACEPOLLS			{ S(P)->tracepolls = FLAG_TRUE; /* sic: as the reference */ }
 		;
 

@@ -158,6 +158,13 @@ def rcfile(r):
             out.append("set " + expand(r.choice(GLOBAL), r))
         out.append(entry(r))
     text = "\n".join(out) + "\n"
+    k = r.random()
+    if k < 0.05:                 # lexical oddities
+        text += r.choice(["# no newline", "\"unterminated", "'open",
+                          "poll z user \"a\\\nb\"", "poll \"#x\" =",
+                          "poll q user r pass a\\"])
+    elif k < 0.1:
+        text = text.replace(" ", r.choice([" ,", "\t", " ; ", "\r "]), 3)
     if r.random() < 0.08:        # break it somewhere
         words = text.split(" ")
         i = r.randrange(len(words))
