@@ -151,6 +151,12 @@ void		 cfg_set_proto(struct cfg_opts *, int);
 void		 cfg_opts_merge(struct cfg_opts *dst, const struct cfg_opts *src,
 		    bool override, bool server_part, bool user_part);
 
+/* netrc.c: the password for LOGIN at HOST in ~/.netrc (allocated) */
+char		*cfg_netrc_lookup(const char *data, size_t len, const char *host,
+		    const char *login);
+char		*cfg_netrc_password(const char *home, const char *host,
+		    const char *login);
+
 /* rcfile parsing (rcfile_gram.y): name is used in messages */
 int		 cfg_parse_buffer(struct cfg *, const char *name,
 		    const char *data, size_t len, struct cfg_errors *,

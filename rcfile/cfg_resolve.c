@@ -241,6 +241,13 @@ resolve_query(struct cfg *c, struct cfg_query *q, const struct cfg_cmdline *cmd,
 	absolutize(&o->sslcertfile, env->cwd);
 	absolutize(&o->sslcertpath, env->cwd);
 	builtin_defaults(o, env, !q->skip || q->selected);
+	if (o->password == NULL && (!q->skip || q->selected)) {
+		o->password = cfg_netrc_password(env->home, q->pollname,
+		    o->remote);
+		if (o->password == NULL && o->via != NULL)
+			o->password = cfg_netrc_password(env->home, o->via,
+			    o->remote);
+	}
 }
 
 /* Resolve the port a query will use, as the reference checks it; returns

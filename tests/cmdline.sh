@@ -21,6 +21,12 @@ skip old.example.com user "ol"
 EOF
 chmod 600 rc
 touch log
+# passwords for entries that give none come from ~/.netrc
+cat >"$HOME/.netrc" <<'EOF'
+machine imap.example.com login al password "from netrc"
+machine old.example.com login ol password skipped-unless-named
+EOF
+chmod 600 "$HOME/.netrc"
 
 n=0 failed=0
 pass() { n=$((n+1)); echo "ok $n - $1"; }
@@ -55,6 +61,9 @@ check "rcfile readable by others: exit 6" \
 "$bin" -V -f rc >out 2>err; st=$?
 check "-V skips the permission check" '[ $st = 0 ]'
 chmod 600 rc
+"$bin" --configdump -f rc >out 2>err
+check ".netrc supplies a missing password" "grep -q '\"password\":\"from netrc\"' out"
+check ".netrc is not read for skip entries" "! grep -q 'skipped-unless-named' out"
 printf 'poll stdin.example.com\n' | "$bin" --configdump -f - >out 2>err; st=$?
 check "-f - reads stdin" "[ \$st = 0 ] && grep -q '\"pollname\":\"stdin.example.com\"' out"
 

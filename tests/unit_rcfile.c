@@ -237,9 +237,46 @@ test_resolve(void)
 	cfg_free(c);
 }
 
+/* The .netrc password for LOGIN at HOST in TEXT, in a static buffer. */
+static const char *
+netrc(const char *text, const char *host, const char *login)
+{
+	static char	 buf[64];
+	char		*p = cfg_netrc_lookup(text, strlen(text), host, login);
+
+	if (p == NULL)
+		return NULL;
+	snprintf(buf, sizeof(buf), "%s", p);
+	free(p);
+	return buf;
+}
+
+static void
+test_netrc(void)
+{
+	is_str(netrc("machine m login u password p", "m", "u"), "p",
+	    "netrc: machine and login match");
+	is_str(netrc("machine m password p", "m", "u"), NULL,
+	    "netrc: an entry without login matches nothing");
+	is_str(netrc("default login u password p", "m", "u"), NULL,
+	    "netrc: default is not used");
+	is_str(netrc("machine m login u password p\nmachine m login u "
+	    "password q", "m", "u"), "p", "netrc: the first match wins");
+	is_str(netrc("machine m\n login u\n password \"a b\"", "m", "u"),
+	    "a b", "netrc: quoted password over several lines");
+	is_str(netrc("machine x login u password p macdef init\nmachine m "
+	    "login u password bad\n\nmachine m login u password good", "m",
+	    "u"), "good", "netrc: macdef body is skipped");
+	is_str(netrc("machine M login u password p", "m", "u"), NULL,
+	    "netrc: host names are case-sensitive");
+	is_str(netrc("machine m login u password", "m", "u"), NULL,
+	    "netrc: truncated entry");
+}
+
 int
 main(void)
 {
+	test_netrc();
 	test_escapes();
 	test_name_state();
 	test_errors();

@@ -1,28 +1,40 @@
 #!/bin/sh
-# Run the rcfile fuzz target for a bounded time with the golden rcfiles as
-# seed corpus (TAP).  FUZZ_SECONDS sets the budget (default 60).
+# Run the fuzz targets for a bounded time each (TAP): the rcfile parser
+# seeded with the golden rcfiles, the .netrc reader seeded with a few
+# samples.  FUZZ_SECONDS sets each budget (default 60).
 set -u
 top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-bin=${top_builddir:-.}/tests/fuzz/fuzz_rcfile
-echo "1..1"
-if [ ! -x "$bin" ]; then
-	echo "ok 1 # SKIP fuzz target not built"
-	exit 0
-fi
+build=${top_builddir:-.}
+echo "1..2"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
-mkdir "$work/corpus"
+
+# fuzz NAME CORPUSDIR: run one target, print one TAP line
+k=0
+fuzz() {
+	k=$((k+1))
+	bin=$build/tests/fuzz/$1
+	if [ ! -x "$bin" ]; then
+		echo "ok $k # SKIP $1 not built"
+		return
+	fi
+	if "$bin" -max_total_time="${FUZZ_SECONDS:-60}" -max_len=4096 \
+	    -artifact_prefix="$work/$1-" "$2" >"$work/$1.log" 2>&1; then
+		echo "ok $k - $1 ran $(grep -o 'Done [0-9]* runs' "$work/$1.log")"
+	else
+		echo "not ok $k - $1 found a crash"
+		tail -40 "$work/$1.log" | sed 's/^/# /'
+		for a in "$work/$1-"*; do
+			[ -f "$a" ] && { echo "# input:"; od -c "$a" | head -20 | sed 's/^/# /'; }
+		done
+	fi
+}
+
+mkdir "$work/rc" "$work/netrc"
 for f in "$top"/tests/rc/*.rc "${CONFORMANCE_DIR:-/nonexistent}"/*.rc; do
-	[ -f "$f" ] && cp "$f" "$work/corpus/"
+	[ -f "$f" ] && cp "$f" "$work/rc/"
 done
-if "$bin" -max_total_time="${FUZZ_SECONDS:-60}" -max_len=4096 \
-    -artifact_prefix="$work/" "$work/corpus" >"$work/log" 2>&1; then
-	echo "ok 1 - fuzz_rcfile ran $(grep -o 'Done [0-9]* runs' "$work/log")"
-else
-	echo "not ok 1 - fuzz_rcfile found a crash"
-	tail -40 "$work/log" | sed 's/^/# /'
-	for a in "$work"/crash-* "$work"/leak-* "$work"/timeout-*; do
-		[ -f "$a" ] && { echo "# input:"; od -c "$a" | head -20 | sed 's/^/# /'; }
-	done
-	exit 1
-fi
+printf 'machine mail.example.com login user password secret\n' >"$work/netrc/1"
+printf 'default login x password y\nmachine a\n login user\n password "q w"\nmacdef init\nx\n\n' >"$work/netrc/2"
+fuzz fuzz_rcfile "$work/rc"
+fuzz fuzz_netrc "$work/netrc"
