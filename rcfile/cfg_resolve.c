@@ -217,6 +217,7 @@ resolve_query(struct cfg *c, struct cfg_query *q, const struct cfg_cmdline *cmd,
     const struct cfg_env *env)
 {
 	struct cfg_opts	*o = &q->o;
+	bool		 polled;
 
 	if (c->defaults != NULL) {
 		/* every option is inherited but `aka` */
@@ -240,8 +241,10 @@ resolve_query(struct cfg *c, struct cfg_query *q, const struct cfg_cmdline *cmd,
 	absolutize(&o->sslcert, env->cwd);
 	absolutize(&o->sslcertfile, env->cwd);
 	absolutize(&o->sslcertpath, env->cwd);
-	builtin_defaults(o, env, !q->skip || q->selected);
-	if (o->password == NULL && (!q->skip || q->selected)) {
+	/* only queries that will be polled get a password looked up */
+	polled = cmd->nhosts > 0 ? q->selected : !q->skip;
+	builtin_defaults(o, env, polled);
+	if (o->password == NULL && polled) {
 		o->password = cfg_netrc_password(env->home, q->pollname,
 		    o->remote);
 		if (o->password == NULL && o->via != NULL)
