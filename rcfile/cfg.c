@@ -10,8 +10,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "cfg.h"
 #include "xmalloc.h"
+#include "i18n.h"
 
 #define F(n, t, s)	{ #n, t, offsetof(struct cfg_opts, n), s }
 
@@ -132,6 +136,30 @@ cfg_auth_parse(const char *s, bool cmdline)
 		if (strcasecmp(s, tab[i].n) == 0)
 			return tab[i].a;
 	return A_UNSET;
+}
+
+/* Check an `interface` value "name/address[/mask]" as the reference does
+ * (inet_aton rules); returns NULL, or the (translated) reason. */
+const char *
+cfg_interface_check(const char *spec)
+{
+	const char	*slash = strchr(spec, '/'), *mask;
+	char		*addr;
+	struct in_addr	 a;
+	int		 ok;
+
+	if (slash == NULL)
+		return _("missing IP interface address");
+	mask = strchr(slash + 1, '/');
+	addr = xstrndup(slash + 1, mask ? (size_t)(mask - slash - 1) :
+	    strlen(slash + 1));
+	ok = inet_aton(addr, &a);
+	free(addr);
+	if (!ok)
+		return _("invalid IP interface address");
+	if (mask != NULL && !inet_aton(mask + 1, &a))
+		return _("invalid IP interface mask");
+	return NULL;
 }
 
 /* Append a copy of NAME (and of MAP, the local name of a mapping). */

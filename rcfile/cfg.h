@@ -77,6 +77,8 @@ struct cfg_opts {
 	char		*sslcertpath, *sslcommonname, *sslfingerprint;
 	char		*properties;
 	struct cfg_list	 smtphunt, fetchdomains, mailboxes;
+	bool		 smtphunt_default;	/* filled by the resolve step */
+	bool		 fetchdomains_default;
 	char		*smtpaddress, *smtpname;
 	int		*antispam;
 	size_t		 nantispam;
@@ -89,6 +91,7 @@ struct cfg_query {
 	int		 entry;		/* index of its poll entry */
 	bool		 first_of_entry;
 	bool		 selected;	/* named on the command line */
+	bool		 polled;	/* a run would poll it (resolve) */
 	bool		 from_cmdline;	/* host named only on the command line */
 	const char	*file;		/* rcfile name, borrowed */
 	int		 line;
@@ -148,6 +151,7 @@ const char	*cfg_auth_name(int);
 int		 cfg_proto_parse(const char *);
 int		 cfg_auth_parse(const char *, bool cmdline);
 void		 cfg_set_proto(struct cfg_opts *, int);
+const char	*cfg_interface_check(const char *);
 void		 cfg_opts_merge(struct cfg_opts *dst, const struct cfg_opts *src,
 		    bool override, bool server_part, bool user_part);
 

@@ -28,7 +28,7 @@ static void	builtin_defaults(struct cfg_opts *, const struct cfg_env *,
 		    bool active);
 static int	check_query(const struct cfg_query *, struct cfg_errors *,
 		    struct cfg_errors *);
-static int	check_idle(const struct cfg *, struct cfg_errors *);
+static int	check_idle(const struct cfg *, bool, struct cfg_errors *);
 
 /* Make PATH absolute relative to DIR; returns an allocated string. */
 char *
@@ -201,10 +201,14 @@ builtin_defaults(struct cfg_opts *o, const struct cfg_env *env, bool active)
 		o->remote = xstrdup(env->user);
 	if (o->localnames.n == 0)
 		cfg_list_add(&o->localnames, env->user, NULL);
-	if (o->smtphunt.n == 0)
+	if (o->smtphunt.n == 0) {
 		cfg_list_add(&o->smtphunt, "localhost", NULL);
-	if ((o->proto == P_ETRN || o->proto == P_ODMR) && o->fetchdomains.n == 0)
+		o->smtphunt_default = true;
+	}
+	if ((o->proto == P_ETRN || o->proto == P_ODMR) && o->fetchdomains.n == 0) {
 		cfg_list_add(&o->fetchdomains, env->hostname, NULL);
+		o->fetchdomains_default = true;
+	}
 	if (active && o->password == NULL &&
 	    (o->proto == P_ETRN || o->auth == A_SSH || o->auth == A_OTP ||
 	    o->auth == A_GSSAPI || o->auth == A_KERBEROS_V4 ||
@@ -217,7 +221,6 @@ resolve_query(struct cfg *c, struct cfg_query *q, const struct cfg_cmdline *cmd,
     const struct cfg_env *env)
 {
 	struct cfg_opts	*o = &q->o;
-	bool		 polled;
 
 	if (c->defaults != NULL) {
 		/* every option is inherited but `aka` */
@@ -242,9 +245,9 @@ resolve_query(struct cfg *c, struct cfg_query *q, const struct cfg_cmdline *cmd,
 	absolutize(&o->sslcertfile, env->cwd);
 	absolutize(&o->sslcertpath, env->cwd);
 	/* only queries that will be polled get a password looked up */
-	polled = cmd->nhosts > 0 ? q->selected : !q->skip;
-	builtin_defaults(o, env, polled);
-	if (o->password == NULL && polled) {
+	q->polled = cmd->nhosts > 0 ? q->selected : !q->skip;
+	builtin_defaults(o, env, q->polled);
+	if (o->password == NULL && q->polled) {
 		o->password = cfg_netrc_password(env->home, q->pollname,
 		    o->remote);
 		if (o->password == NULL && o->via != NULL)
@@ -342,13 +345,15 @@ check_query(const struct cfg_query *q, struct cfg_errors *errs,
 
 /* IDLE needs a single account with a single folder. */
 static int
-check_idle(const struct cfg *c, struct cfg_errors *errs)
+check_idle(const struct cfg *c, bool all, struct cfg_errors *errs)
 {
 	const struct cfg_query *q;
 	size_t	n = 0;
 	bool	idle = false;
 
 	for (q = c->queries; q != NULL; q = q->next) {
+		if (!all && !q->polled)
+			continue;
 		n++;
 		if (q->o.idle == FLAG_TRUE) {
 			idle = true;
@@ -375,12 +380,16 @@ cfg_resolve(struct cfg *c, const struct cfg_cmdline *cmd,
 	resolve_globals(c, cmd, env);
 	for (q = c->queries; q != NULL; q = q->next)
 		resolve_query(c, q, cmd, env);
+	/* --configdump checks every entry, a run only those it polls */
 	for (q = c->queries; q != NULL; q = q->next)
-		if (check_query(q, errs, warn) != 0)
+		if ((cmd->configdump || q->polled) &&
+		    check_query(q, errs, warn) != 0)
 			return -1;
-	if (check_idle(c, errs) != 0)
+	if (check_idle(c, cmd->configdump, errs) != 0)
 		return -1;
 	for (q = c->queries; q != NULL; q = q->next) {
+		if (!cmd->configdump && !q->polled)
+			continue;
 		if (q->o.localnames.n + (q->o.wildcard ? 1 : 0) > 1 &&
 		    q->o.envelope != NULL && !q->o.no_envelope &&
 		    strcmp(q->o.envelope, "Received") == 0) {

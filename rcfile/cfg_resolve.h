@@ -32,6 +32,7 @@ struct cfg_cmdline {
 	bool			 check;		/* -c */
 	bool			 nodetach;	/* -N */
 	bool			 version;	/* -V */
+	bool			 configdump;	/* --configdump checks every entry */
 };
 
 /* Merge CMD and the built-in defaults into C, check the result.  Messages

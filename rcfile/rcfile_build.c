@@ -4,8 +4,6 @@
  */
 #include "config.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,40 +158,18 @@ rc_antispam(struct cfg_opts *o, int code)
 	o->antispam_set = true;
 }
 
-/* Check an `interface` value "name/address[/mask]" as the reference does;
- * returns -1 (error recorded) when it is malformed. */
+/* Check an `interface` value; returns -1 (error recorded) when it is
+ * malformed. */
 int
 rc_interface_check(struct rc_parser *P, const char *spec)
 {
-	const char	*slash = strchr(spec, '/'), *mask;
-	char		*addr;
-	struct in_addr	 a;
-	int		 ok;
+	const char	*why = cfg_interface_check(spec);
 
-	if (slash == NULL) {
-		cfg_errors_add(P->errs, 5, "fetchmail: %s",
-		    _("missing IP interface address"));
-		P->failed = true;
-		return -1;
-	}
-	mask = strchr(slash + 1, '/');
-	addr = xstrndup(slash + 1, mask ? (size_t)(mask - slash - 1) :
-	    strlen(slash + 1));
-	ok = inet_aton(addr, &a);
-	free(addr);
-	if (!ok) {
-		cfg_errors_add(P->errs, 5, "fetchmail: %s",
-		    _("invalid IP interface address"));
-		P->failed = true;
-		return -1;
-	}
-	if (mask != NULL && !inet_aton(mask + 1, &a)) {
-		cfg_errors_add(P->errs, 5, "fetchmail: %s",
-		    _("invalid IP interface mask"));
-		P->failed = true;
-		return -1;
-	}
-	return 0;
+	if (why == NULL)
+		return 0;
+	cfg_errors_add(P->errs, 5, "fetchmail: %s", why);
+	P->failed = true;
+	return -1;
 }
 
 /* Start a new entry: a poll/skip entry named NAME or the defaults. */

@@ -35,6 +35,13 @@
 #ifndef FM_DEFAULT_CAPATH
 #define FM_DEFAULT_CAPATH	"/etc/ssl/certs"
 #endif
+#ifdef SSL_ENABLE
+#define CAFILE_ENV	X509_get_default_cert_file_env()
+#define CAPATH_ENV	X509_get_default_cert_dir_env()
+#else
+#define CAFILE_ENV	"SSL_CERT_FILE"
+#define CAPATH_ENV	"SSL_CERT_DIR"
+#endif
 
 #define CLIENT_TIMEOUT	300	/* the built-in server timeout */
 
@@ -137,6 +144,7 @@ cfg_show_banner(FILE *f)
 	fputc('\n', f);
 	fprintf(f, "%s%s\n", _("Fallback MDA: "), _("(none)"));
 	show_uname(f);
+	fflush(f);	/* the reference runs uname(1) here, so it flushes */
 }
 
 /* Whether P retrieves from a mailbox (everything but ETRN and ODMR). */
@@ -301,6 +309,7 @@ dump_uids(struct show *s)
 	}
 	fprintf(s->f, "%s%s\n", pfx, _("Scratch list of UIDs:"));
 	dump_uid_list(s->f, &s->scratch);
+	fflush(s->f);	/* log output is not held back */
 }
 
 /* Release the UID lists. */
@@ -478,11 +487,11 @@ show_ssl(struct show *s, const struct cfg_opts *o)
 	    _("  SSL server certificate checking disabled.\n") :
 	    _("  SSL server certificate checking enabled.\n"), f);
 	fprintf(f, _("  SSL default trusted certificate file: %s\n"),
-	    env_or("SSL_CERT_FILE", FM_DEFAULT_CAFILE));
+	    env_or(CAFILE_ENV, FM_DEFAULT_CAFILE));
 	if (o->sslcertfile)
 		fprintf(f, _("  SSL trusted certificate file: %s\n"), o->sslcertfile);
 	fprintf(f, _("  SSL default trusted certificate directory: %s\n"),
-	    env_or("SSL_CERT_DIR", FM_DEFAULT_CAPATH));
+	    env_or(CAPATH_ENV, FM_DEFAULT_CAPATH));
 	if (o->sslcertpath)
 		fprintf(f, _("  SSL trusted certificate directory: %s\n"), o->sslcertpath);
 	if (o->sslcommonname)
@@ -608,24 +617,9 @@ show_limits(struct show *s, const struct cfg_opts *o)
 }
 
 /* Whether the resolve step filled in the SMTP host list or the ETRN/ODMR
- * domain list (the reference marks those entries "(default)").  Without
- * the flags in the model, a one-entry list equal to the default is taken
- * for the default, which misses an explicit `smtphost localhost`. */
-#ifdef CFG_HAVE_LIST_DEFAULTS
-#define SMTPHUNT_DEFAULT(s, o)		((o)->smtphunt_default)
-#define FETCHDOMAINS_DEFAULT(s, o)	((o)->fetchdomains_default)
-#else
-#define SMTPHUNT_DEFAULT(s, o)	list_is(&(o)->smtphunt, "localhost")
-#define FETCHDOMAINS_DEFAULT(s, o) \
-	list_is(&(o)->fetchdomains, (s)->fe->hostname)
-
-/* Whether L is the single entry DEF. */
-static bool
-list_is(const struct cfg_list *l, const char *def)
-{
-	return def != NULL && l->n == 1 && strcmp(l->v[0], def) == 0;
-}
-#endif
+ * domain list (the reference marks those entries "(default)"). */
+#define SMTPHUNT_DEFAULT(s, o)		((void)(s), (o)->smtphunt_default)
+#define FETCHDOMAINS_DEFAULT(s, o)	((void)(s), (o)->fetchdomains_default)
 
 /* Print the elements of L after a space each, marking the default. */
 static void
@@ -891,7 +885,6 @@ cfg_show(FILE *f, const struct cfg *c, const struct fm_env *fe, int verbose)
 	else
 		fprintf(f, _("Taking options from command line%s%s\n"), "", "");
 	if (c->queries == NULL) {
-		fflush(f);
 		fprintf(stderr, _("No mailservers set up -- perhaps %s is missing?\n"),
 		    c->rcfile);
 	} else

@@ -307,7 +307,6 @@ string_option(int c, const char *arg, struct cfg_opts *o)
 	case 'u': dst = &o->remote; break;
 	case 'D': dst = &o->smtpaddress; break;
 	case 'm': dst = &o->mda; break;
-	case 'I': dst = &o->interface; break;
 	case 'M': dst = &o->monitor; break;
 	case LO_SMTPNAME: dst = &o->smtpname; break;
 	case LO_BSMTP: dst = &o->bsmtp; break;
@@ -407,6 +406,15 @@ special_option(int c, const char *arg, struct options *opt, int *sinks)
 			return -1;
 		}
 		return 0;
+	case 'I':
+		if (cfg_interface_check(arg) != NULL) {
+			/* the reference exits at once, without the usage */
+			fprintf(stderr, "fetchmail: %s\n", cfg_interface_check(arg));
+			opt->fatal = true;
+			return -1;
+		}
+		set_str(&o->interface, arg);
+		return 0;
 	case 'r': split_list(&o->mailboxes, arg); return 0;
 	case 'S': split_list(&o->smtphunt, arg); (*sinks)++; return 0;
 	case LO_FETCHDOMAINS: split_list(&o->fetchdomains, arg); return 0;
@@ -429,7 +437,7 @@ one_option(int c, const char *arg, struct options *opt, int *sinks)
 	case 'q': opt->quit = true; return 0;
 	case 'f': opt->rcfile = arg; return 0;
 	case 'y': opt->yydebug = true; return 0;
-	case LO_CONFIGDUMP: opt->configdump = true; return 0;
+	case LO_CONFIGDUMP: opt->configdump = opt->cl.configdump = true; return 0;
 	case 'd': case 't': case 'l': case 'w': case 'b': case 'B': case 'e':
 	case LO_FETCHSIZELIMIT: case LO_FASTUIDL:
 		return number_option(c, arg, opt);
@@ -464,6 +472,8 @@ options_parse(int argc, char **argv, struct options *opt)
 		}
 		if (one_option(c, optarg, opt, &sinks) != 0)
 			bad = 1;
+		if (opt->fatal)
+			return 5;
 	}
 	if (sinks > 1)
 		bad = 1;

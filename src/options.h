@@ -14,6 +14,7 @@ struct options {
 	int			 verbose;	/* -v count */
 	bool			 silent, quit, configdump, yydebug;
 	bool			 help, version;
+	bool			 fatal;		/* error already reported */
 };
 
 /* Parse ARGV into OPT.  Returns -1 to go on, or the exit status the

@@ -97,6 +97,8 @@ argsets=(
 	"--bsmtp out.bsmtp"
 	"--lmtp -S localhost/24"
 	"-I eth0/10.0.0.1 -M eth0"
+	"-I eth0"
+	"-I eth0/300.1.1.1"
 	"--plugin nc --plugout nc2"
 	"--sslkey k.pem --sslcert c.pem --sslproto TLS1.2+ --nosslcertck"
 	"--sslcertck --sslcertfile ca.pem --sslcertpath /etc/ssl/certs"
