@@ -163,8 +163,7 @@ check_logfile(struct cfg *c, const struct cfg_cmdline *cmd,
 		free(g->logfile);
 		g->logfile = NULL;
 	}
-	if (g->logfile != NULL && !cmd->version &&
-	    access(g->logfile, F_OK) != 0) {
+	if (g->logfile != NULL && access(g->logfile, F_OK) != 0) {
 		cfg_errors_add(warn, 0,
 		    _("Logfile \"%s\" does not exist, ignoring logfile option."),
 		    g->logfile);

@@ -31,7 +31,6 @@ struct cfg_cmdline {
 	size_t			 nhosts;
 	bool			 check;		/* -c */
 	bool			 nodetach;	/* -N */
-	bool			 version;	/* -V */
 	bool			 configdump;	/* --configdump checks every entry */
 };
 

@@ -429,7 +429,7 @@ one_option(int c, const char *arg, struct options *opt, int *sinks)
 {
 	switch (c) {
 	case '?': opt->help = true; return 0;
-	case 'V': opt->version = opt->cl.version = true; return 0;
+	case 'V': opt->version = true; return 0;
 	case 'c': opt->cl.check = true; return 0;
 	case 's': opt->silent = true; return 0;
 	case 'v': opt->verbose++; return 0;
