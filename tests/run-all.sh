@@ -6,7 +6,7 @@
 #     that run our code), fuzz (clang libFuzzer target, bounded run);
 #  3. make distcheck;
 #  4. print "N passed, N failed, N skipped" as the last line.
-# FUZZ_SECONDS (default 60) bounds the fuzzing run; SKIP_DISTCHECK=1 and
+# FUZZ_SECONDS (default 30) bounds each fuzz target's run; SKIP_DISTCHECK=1 and
 # SKIP_FUZZ=1 leave those steps out.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -73,7 +73,7 @@ autoreconf -fi >/dev/null 2>&1 || { echo "!! autoreconf failed"; echo "0 passed,
 build_and_check plain --enable-debug
 build_and_check asan \
     "CFLAGS=-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-    "TESTS=tests/unit_rcfile tests/golden.sh tests/randdiff.py tests/cmdline.sh tests/show.sh"
+    "TESTS=tests/unit_rcfile tests/unit_pop3 tests/golden.sh tests/randdiff.py tests/cmdline.sh tests/show.sh"
 if [ "${SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null 2>&1; then
 	build_and_check fuzz CC=clang \
 	    "CFLAGS=-O1 -g -fsanitize=address,undefined -fsanitize=fuzzer-no-link" \

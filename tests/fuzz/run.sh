@@ -1,11 +1,11 @@
 #!/bin/sh
 # Run the fuzz targets for a bounded time each (TAP): the rcfile parser
-# seeded with the golden rcfiles, the .netrc reader seeded with a few
-# samples.  FUZZ_SECONDS sets each budget (default 60).
+# seeded with the golden rcfiles, the .netrc reader and the POP3 reply
+# parsers seeded with a few samples.  FUZZ_SECONDS sets each budget (default 30).
 set -u
 top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${top_builddir:-.}
-echo "1..2"
+echo "1..3"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 
@@ -18,7 +18,7 @@ fuzz() {
 		echo "ok $k # SKIP $1 not built"
 		return
 	fi
-	if "$bin" -max_total_time="${FUZZ_SECONDS:-60}" -max_len=4096 \
+	if "$bin" -max_total_time="${FUZZ_SECONDS:-30}" -max_len=4096 \
 	    -artifact_prefix="$work/$1-" "$2" >"$work/$1.log" 2>&1; then
 		echo "ok $k - $1 ran $(grep -o 'Done [0-9]* runs' "$work/$1.log")"
 	else
@@ -38,3 +38,6 @@ printf 'machine mail.example.com login user password secret\n' >"$work/netrc/1"
 printf 'default login x password y\nmachine a\n login user\n password "q w"\nmacdef init\nx\n\n' >"$work/netrc/2"
 fuzz fuzz_rcfile "$work/rc"
 fuzz fuzz_netrc "$work/netrc"
+mkdir "$work/pop3"
+printf '+OK Dovecot ready. <1.2@host>\nCAPA\nSASL PLAIN CRAM-MD5\n.\n1 whqtsw\n+OK 2 320\n' >"$work/pop3/1"
+fuzz fuzz_pop3 "$work/pop3"

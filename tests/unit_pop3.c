@@ -1,0 +1,128 @@
+/*
+ * unit_pop3.c: unit tests of the POP3 reply parsers (TAP).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "pop3_parse.h"
+#include "tap.h"
+
+#define L(s)	(s), (sizeof(s) - 1)
+
+static void
+test_status(void)
+{
+	const char	*t;
+	size_t		 n;
+
+	ok(pop3_status(L("+OK Dovecot ready."), &t, &n) == POP3_OK &&
+	    n == 14 && strncmp(t, "Dovecot ready.", n) == 0, "+OK with text");
+	ok(pop3_status(L("+OK"), &t, &n) == POP3_OK && n == 0, "bare +OK");
+	ok(pop3_status(L("-ERR [IN-USE] locked"), &t, &n) == POP3_ERR,
+	    "-ERR");
+	ok(pop3_status(L("+ PDEyMzQ+"), &t, &n) == POP3_CONT, "continuation");
+	ok(pop3_status(L("+OKAY"), &t, &n) == POP3_BAD, "+OKAY is not +OK");
+	ok(pop3_status(L("OK"), &t, &n) == POP3_BAD, "garbage");
+	ok(pop3_status("", 0, &t, &n) == POP3_BAD, "empty line");
+}
+
+static void
+test_errclass(void)
+{
+	ok(pop3_errclass(L("[IN-USE] Mailbox locked")) == POP3_E_LOCKED,
+	    "[IN-USE]");
+	ok(pop3_errclass(L("[LOGIN-DELAY] wait")) == POP3_E_LOCKED,
+	    "[LOGIN-DELAY]");
+	ok(pop3_errclass(L("[SYS/TEMP] try later")) == POP3_E_TEMP,
+	    "[SYS/TEMP]");
+	ok(pop3_errclass(L("[AUTH] Authentication failed.")) == POP3_E_AUTH,
+	    "[AUTH]");
+	ok(pop3_errclass(L("maildrop already Locked")) == POP3_E_LOCKED,
+	    "lock heuristic");
+	ok(pop3_errclass(L("Service temporarily unavailable")) == POP3_E_BUSY,
+	    "service unavailable");
+	ok(pop3_errclass(L("bad password")) == POP3_E_OTHER, "plain failure");
+}
+
+static void
+test_numbers(void)
+{
+	unsigned long		 c, num;
+	unsigned long long	 o;
+	char			 uid[POP3_UID_MAX + 1];
+
+	ok(pop3_parse_stat(L("2 320"), &c, &o) == 0 && c == 2 && o == 320,
+	    "STAT");
+	ok(pop3_parse_stat(L("2 320 extra"), &c, &o) == 0, "STAT with text");
+	ok(pop3_parse_stat(L("2"), &c, &o) == -1, "STAT without octets");
+	ok(pop3_parse_stat(L("-2 3"), &c, &o) == -1, "negative STAT");
+	ok(pop3_parse_stat(L("99999999999999999999999 1"), &c, &o) == -1,
+	    "STAT overflow");
+	ok(pop3_parse_list(L("1 120"), &num, &o) == 0 && num == 1 && o == 120,
+	    "LIST line");
+	ok(pop3_parse_list(L("0 120"), &num, &o) == -1, "message 0");
+	ok(pop3_parse_list(L("1x 120"), &num, &o) == -1, "LIST junk");
+	ok(pop3_parse_uidl(L("1 whqtswO00WBw418f9t5JxYwZ"), &num, uid) == 0 &&
+	    num == 1 && strcmp(uid, "whqtswO00WBw418f9t5JxYwZ") == 0, "UIDL");
+	ok(pop3_parse_uidl(L("3 abc  "), &num, uid) == 0 &&
+	    strcmp(uid, "abc") == 0, "UIDL trailing blanks");
+	ok(pop3_parse_uidl(L("3 ab c"), &num, uid) == -1, "UIDL with a space");
+	ok(pop3_parse_uidl(L("3 "), &num, uid) == -1, "empty UID");
+	ok(pop3_parse_uidl(L("3 "
+	    "0123456789012345678901234567890123456789012345678901234567890123456789"),
+	    &num, uid) == 0, "70-byte UID");
+	ok(pop3_parse_uidl(L("3 "
+	    "01234567890123456789012345678901234567890123456789012345678901234567890"),
+	    &num, uid) == -1, "71-byte UID is refused");
+	ok(pop3_parse_uidl(L("3 a\x01" "b"), &num, uid) == -1,
+	    "control byte in UID");
+}
+
+static void
+test_capa_apop(void)
+{
+	struct pop3_caps c;
+	const char	*ts;
+	size_t		 n, skip;
+
+	memset(&c, 0, sizeof(c));
+	c.login_delay = -1;
+	pop3_parse_capa(&c, L("TOP"));
+	pop3_parse_capa(&c, L("UIDL"));
+	pop3_parse_capa(&c, L("STLS"));
+	pop3_parse_capa(&c, L("PIPELINING"));
+	pop3_parse_capa(&c, L("SASL PLAIN cram-md5 SCRAM-SHA-256"));
+	pop3_parse_capa(&c, L("LOGIN-DELAY 900"));
+	pop3_parse_capa(&c, L("TOPX"));
+	ok(c.top && c.uidl && c.stls && c.pipelining, "CAPA words");
+	ok(c.sasl_plain && c.sasl_cram_md5 && c.sasl_scram_sha256 &&
+	    !c.sasl_login, "SASL mechanisms, any case");
+	ok(c.login_delay == 900, "LOGIN-DELAY");
+
+	ok(pop3_apop_timestamp(L("+OK POP3 ready <1896.697170952@dbc.mtview.ca.us>"),
+	    &ts, &n) == 0 && n == 33 && strncmp(ts, "<1896.", 6) == 0,
+	    "RFC 1939 example timestamp");
+	ok(pop3_apop_timestamp(L("+OK Dovecot ready."), &ts, &n) == 1,
+	    "no timestamp");
+	ok(pop3_apop_timestamp(L("+OK <nodomain>"), &ts, &n) == -1,
+	    "timestamp without @");
+	ok(pop3_apop_timestamp(L("+OK <a@b"), &ts, &n) == -1,
+	    "unterminated timestamp");
+	ok(pop3_apop_timestamp(L("+OK <a b@c>"), &ts, &n) == -1,
+	    "space in timestamp");
+
+	ok(pop3_multiline_end(L("."), &skip), "terminator");
+	ok(!pop3_multiline_end(L(".."), &skip) && skip == 1, "stuffed dot");
+	ok(!pop3_multiline_end(L("text"), &skip) && skip == 0, "plain line");
+}
+
+int
+main(void)
+{
+	test_status();
+	test_errclass();
+	test_numbers();
+	test_capa_apop();
+	return done_testing();
+}
