@@ -114,17 +114,14 @@ bodies_match() {
 # 5 test points.
 run_case() {
 	local name=$1 sink=$2 target=$3 body=$4 dir=$PEERS_TMP/case-$1 rc n
-	mkdir -p "$dir/home"
+	mkdir -p "$dir"
 	if dovecot_inject alice "$M/1" "$M/2" "$M/3" && [ "$(dovecot_count alice)" = 3 ]; then
 		ok "$name: 3 messages injected into alice"
 	else
 		notok "$name: 3 messages injected into alice" "count: $(dovecot_count alice)"
 	fi
 	printf '%s\n' "$body" >"$dir/rc"
-	chmod 600 "$dir/rc"
-	env -i HOME="$dir/home" PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C \
-	    timeout 60 "$ref" -v --nosyslog --pidfile "$dir/fetchmail.pid" \
-	    -f "$dir/rc" </dev/null >"$dir/log" 2>&1
+	peers_fetchmail "$ref" "$dir/home" "$dir/rc" -v >"$dir/log" 2>&1
 	rc=$?
 	if [ $rc = 0 ]; then
 		ok "$name: fetchmail exit status 0"
@@ -195,19 +192,13 @@ run_case imaps-lmtp lmtp erin "poll localhost via 127.0.0.1 protocol imap servic
 # Every process of both instances (the masters and their children), then
 # stop everything and check none is left and the directory is gone.
 descendants() {
-	local p all="" new="$*" c
-	while [ -n "$new" ]; do
-		all="$all $new"; c=""
-		for p in $new; do
-			c="$c $(awk -v pp="$p" '{ sub(/^.*\) /, ""); split($0, f, " ");
-			    if (f[2] == pp) print FILENAME }' /proc/[0-9]*/stat 2>/dev/null |
-			    sed 's|/proc/||; s|/stat||')"
-		done
-		new=$(echo $c)
+	local p
+	for p in "$@"; do
+		echo "$p"
+		descendants $(peers_children "$p")
 	done
-	echo $all
 }
-procs=$(descendants $DOVECOT_PID $POSTFIX_PID)
+procs=$(descendants $DOVECOT_PID $POSTFIX_PID | sort -un)
 tmp=$PEERS_TMP
 t_stop=$(peers_now_ms)
 peers_cleanup

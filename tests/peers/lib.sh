@@ -114,6 +114,21 @@ peers_alive() {
 	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
 }
 
+# peers_children PID: the pids of PID's live (not zombie) children.
+peers_children() {
+	local -; set +e
+	local f line
+	local -a fld
+	for f in /proc/[0-9]*/stat; do
+		{ read -r line <"$f"; } 2>/dev/null || continue
+		line=${line##*) }
+		read -r -a fld <<<"$line"
+		[ "${fld[1]:-}" = "$1" ] || continue
+		case ${fld[0]:-} in Z|X) continue ;; esac
+		f=${f#/proc/}; echo "${f%/stat}"
+	done
+}
+
 # peers_register_pid PID: have peers_cleanup kill PID (e.g. a fetchmail
 # started in daemon mode, a helper in the background).
 peers_register_pid() {
@@ -587,14 +602,18 @@ dovecot_reload() {
 # dovecot_stop: stop the private Dovecot and wait until its master is gone.
 dovecot_stop() {
 	local -; set +e
-	local pid
+	local pid kids
 	[ -n "${DOVECOT_CONF:-}" ] || return 0
 	pid=$(cat 2>/dev/null <"$DOVECOT_DIR/run/master.pid")
 	[ -n "$pid" ] || pid=${DOVECOT_PID:-}
 	if [ -n "$pid" ] && peers_alive "$pid"; then
+		kids=$(peers_children "$pid")
 		kill -TERM "$pid" 2>/dev/null
+		# The master waits up to 5 s for children that served a
+		# connection (such as wait_port's probes): stop them too.
+		[ -n "$kids" ] && kill -TERM $kids 2>/dev/null
 		peers_wait_until 10 eval "! peers_alive $pid" ||
-		    kill -KILL "$pid" 2>/dev/null
+		    kill -KILL "$pid" $kids 2>/dev/null
 	fi
 	rm -f "$DOVECOT_DIR/run/master.pid"
 	DOVECOT_PID=
@@ -925,12 +944,34 @@ postfix_queue_empty() {
 	    -type f 2>/dev/null | head -1)" ]
 }
 
+# ---------------------------------------------------------------- fetchmail
+
+# peers_fetchmail BIN HOMEDIR RCFILE [ARG...]: run a fetchmail (the
+# reference /usr/bin/fetchmail or ours) the way every test should: empty
+# environment but PATH and LC_ALL=C, HOME=HOMEDIR (made if missing; holds
+# .fetchids), RCFILE chmod 600, --nosyslog, --pidfile HOMEDIR/fetchmail.pid,
+# stdin from /dev/null, killed after PEERS_FETCHMAIL_TIMEOUT seconds
+# (default 60; then status 124).  Output goes to stdout/stderr as usual;
+# returns fetchmail's exit status.  Extra environment: PEERS_FETCHMAIL_ENV
+# ("NAME=value ..." words).
+peers_fetchmail() {
+	local -; set +e
+	local bin=$1 home=$2 rc=$3
+	shift 3
+	mkdir -p "$home" && chmod 700 "$home" && chmod 600 "$rc" || return 1
+	# shellcheck disable=SC2086
+	env -i HOME="$home" PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C \
+	    ${PEERS_FETCHMAIL_ENV:-} \
+	    timeout -k 5 "${PEERS_FETCHMAIL_TIMEOUT:-60}" "$bin" --nosyslog \
+	    --pidfile "$home/fetchmail.pid" -f "$rc" "$@" </dev/null
+}
+
 # ---------------------------------------------------------------- messages
 
-# peers_body FILE: FILE from its first empty line on (the body), CRs removed.
+# peers_body FILE: FILE after its first empty line (the body), CRs removed.
 peers_body() {
 	local -; set +e
-	tr -d '\r' <"$1" | sed '1,/^$/d'
+	tr -d '\r' <"$1" | awk 'b { print; next } /^$/ { b = 1 }'
 }
 
 # peers_header FILE NAME: the first NAME: header's value (unfolded).
