@@ -158,8 +158,7 @@ void		 cfg_opts_merge(struct cfg_opts *dst, const struct cfg_opts *src,
 /* netrc.c: the password for LOGIN at HOST in ~/.netrc (allocated) */
 char		*cfg_netrc_lookup(const char *data, size_t len, const char *host,
 		    const char *login);
-char		*cfg_netrc_password(const char *home, const char *host,
-		    const char *login);
+char		*cfg_netrc_read(const char *home, size_t *len);
 
 /* rcfile parsing (rcfile_gram.y): name is used in messages */
 int		 cfg_parse_buffer(struct cfg *, const char *name,

@@ -246,13 +246,37 @@ resolve_query(struct cfg *c, struct cfg_query *q, const struct cfg_cmdline *cmd,
 	/* only queries that will be polled get a password looked up */
 	q->polled = cmd->nhosts > 0 ? q->selected : !q->skip;
 	builtin_defaults(o, env, q->polled);
-	if (o->password == NULL && q->polled) {
-		o->password = cfg_netrc_password(env->home, q->pollname,
-		    o->remote);
+}
+
+/* Give polled queries without a password the one ~/.netrc has for the
+ * poll name, else for the `via` name; the file is read once. */
+static void
+netrc_passwords(struct cfg *c, const struct cfg_env *env)
+{
+	struct cfg_query *q;
+	struct cfg_opts	 *o;
+	char		 *data = NULL;
+	size_t		  len = 0;
+	bool		  tried = false;
+
+	for (q = c->queries; q != NULL; q = q->next) {
+		o = &q->o;
+		if (o->password != NULL || !q->polled)
+			continue;
+		if (!tried) {
+			data = cfg_netrc_read(env->home, &len);
+			tried = true;
+		}
+		if (data == NULL)
+			break;
+		o->password = cfg_netrc_lookup(data, len, q->pollname, o->remote);
 		if (o->password == NULL && o->via != NULL)
-			o->password = cfg_netrc_password(env->home, o->via,
+			o->password = cfg_netrc_lookup(data, len, o->via,
 			    o->remote);
 	}
+	if (data != NULL)
+		xexplicit_bzero(data, len);
+	free(data);
 }
 
 /* Resolve the port a query will use, as the reference checks it; returns
@@ -379,6 +403,7 @@ cfg_resolve(struct cfg *c, const struct cfg_cmdline *cmd,
 	resolve_globals(c, cmd, env);
 	for (q = c->queries; q != NULL; q = q->next)
 		resolve_query(c, q, cmd, env);
+	netrc_passwords(c, env);
 	/* --configdump checks every entry, a run only those it polls */
 	for (q = c->queries; q != NULL; q = q->next)
 		if ((cmd->configdump || q->polled) &&

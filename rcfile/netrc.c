@@ -137,11 +137,12 @@ cfg_netrc_lookup(const char *data, size_t len, const char *host,
 	return found;
 }
 
-/* Read HOME/.netrc and look up LOGIN at HOST; NULL when absent. */
+/* Read HOME/.netrc into an allocated buffer (*LEN bytes); NULL when it
+ * cannot be read.  The caller clears and frees it. */
 char *
-cfg_netrc_password(const char *home, const char *host, const char *login)
+cfg_netrc_read(const char *home, size_t *len)
 {
-	char	*path, *buf = NULL, *pw = NULL;
+	char	*path, *buf = NULL;
 	FILE	*f;
 	size_t	 cap = 0, n = 0, r;
 
@@ -159,8 +160,6 @@ cfg_netrc_password(const char *home, const char *host, const char *login)
 		n += r;
 	} while (r > 0);
 	fclose(f);
-	pw = cfg_netrc_lookup(buf, n, host, login);
-	xexplicit_bzero(buf, n);
-	free(buf);
-	return pw;
+	*len = n;
+	return buf;
 }
