@@ -872,3 +872,11 @@ conn_tls_info(const struct conn *c)
 {
 	return c->tls != NULL ? tls_get_info(c->tls) : NULL;
 }
+
+const char *
+conn_tls_peer(const struct conn *c)
+{
+	const struct tls_info	*ti = conn_tls_info(c);
+
+	return ti != NULL ? ti->summary : NULL;
+}

@@ -141,6 +141,11 @@ size_t		 conn_discarded(const struct conn *);
 int		 conn_is_tls(const struct conn *);
 /* Peer certificate and session details; NULL without TLS.  Borrowed. */
 const struct tls_info *conn_tls_info(const struct conn *);
+/*
+ * One line for -v: "subject DN, issuer DN, SHA-256 fingerprint AA:..";
+ * NULL without TLS or without a peer certificate.  Borrowed.
+ */
+const char	*conn_tls_peer(const struct conn *);
 /* Host name given to conn_connect(), else NULL.  Borrowed. */
 const char	*conn_host(const struct conn *);
 

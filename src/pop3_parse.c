@@ -156,26 +156,23 @@ pop3_parse_list(const char *line, size_t len, unsigned long *num,
 	return 0;
 }
 
-/* Parse a "num uid" UIDL line into NUM and UID. */
+/* Parse a "num uid" UIDL line into NUM and the UID's bytes. */
 int
-pop3_parse_uidl(const char *line, size_t len, unsigned long *num, char *uid)
+pop3_parse_uidl(const char *line, size_t len, unsigned long *num,
+    const char **uid, size_t *uidlen)
 {
 	const char		*p = line, *end = line + len, *u;
 	unsigned long long	 n;
-	size_t			 ulen;
 
 	if (number(&p, end, ULONG_MAX, &n) != 0 || n == 0 ||
 	    spaces(&p, end) != 0)
 		return -1;
-	for (u = p; p < end && *p > 0x20 && *p < 0x7f; p++)
+	for (u = p; p < end && *p != ' ' && *p != '\t' && *p != '\0'; p++)
 		;
-	ulen = (size_t)(p - u);
-	while (p < end && (*p == ' ' || *p == '\t'))
-		p++;
-	if (ulen == 0 || ulen > POP3_UID_MAX || p != end)
+	if (p == u || (size_t)(p - u) > POP3_UID_MAX)
 		return -1;
-	memcpy(uid, u, ulen);
-	uid[ulen] = '\0';
+	*uid = u;
+	*uidlen = (size_t)(p - u);
 	*num = (unsigned long)n;
 	return 0;
 }

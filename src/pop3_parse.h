@@ -9,8 +9,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Longest UID RFC 1939 allows (1..70 characters 0x21..0x7e). */
-#define POP3_UID_MAX	70
+/* Longest UID accepted.  RFC 1939 allows 70 characters 0x21..0x7e, but
+ * the reference takes whatever a server sends up to the first blank, and
+ * so do we, within the UID store's bound. */
+#define POP3_UID_MAX	4096
 
 enum pop3_status {
 	POP3_BAD = -1,		/* neither +OK nor -ERR: protocol violation */
@@ -55,11 +57,12 @@ int	pop3_parse_stat(const char *text, size_t len, unsigned long *count,
 int	pop3_parse_list(const char *line, size_t len, unsigned long *num,
 	    unsigned long long *size);
 
-/* Parse a "num uid" UIDL line.  The UID (1..70 bytes, 0x21..0x7e) is
- * copied NUL-terminated into UID, which must hold POP3_UID_MAX + 1 bytes.
- * Returns 0 or -1. */
+/* Parse a "num uid" UIDL line.  The UID is the bytes after the number
+ * up to the next blank (anything after it is ignored, as the reference
+ * does); *UID points into LINE, *UIDLEN is 1..POP3_UID_MAX.  Returns 0 or
+ * -1. */
 int	pop3_parse_uidl(const char *line, size_t len, unsigned long *num,
-	    char *uid);
+	    const char **uid, size_t *uidlen);
 
 /* Add one CAPA line to CAPS.  */
 void	pop3_parse_capa(struct pop3_caps *caps, const char *line, size_t len);

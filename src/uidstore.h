@@ -54,8 +54,9 @@ int			 uid_load_mem(struct uid_store *, const void *, size_t);
  * only the directory sync failed), see uid_error(). */
 int			 uid_save(struct uid_store *);
 /* Cheap durable commit, e.g. after each delivered message: appends the
- * lines of UIDs newly SEEN or DELETED if nothing else changed since the
- * last save, else uid_save().  0 or -1, see uid_error(). */
+ * lines of UIDs newly SEEN or DELETED (and fsyncs) if nothing else
+ * changed since the file was last written, else uid_save().  0, or -1
+ * with the file as it was, see uid_error(). */
 int			 uid_sync(struct uid_store *);
 /* The bytes uid_save() would write: *LEN of them at *DATA, followed by
  * a NUL (caller frees). */
@@ -85,8 +86,9 @@ void			 uid_account_names(const struct uid_account *,
 /* The state of UID (LEN bytes) in ACCOUNT, UID_ABSENT if unknown. */
 enum uid_state		 uid_lookup(struct uid_store *, struct uid_account *,
 			    const void *, size_t);
-/* Record UID's state (UID_ABSENT removes it).  -1 if the UID is empty
- * or longer than UID_MAX_LEN, or the state is not one of the enum. */
+/* Record UID's state (UID_ABSENT removes it; a saved UID moved to
+ * UNSEEN or EXPUNGED is no longer saved).  -1 if the UID is empty or
+ * longer than UID_MAX_LEN, or the state is not one of the enum. */
 int			 uid_mark(struct uid_store *, struct uid_account *,
 			    const void *, size_t, enum uid_state);
 /* After a successful poll: drop ACCOUNT's UIDs that are not among the N
@@ -97,7 +99,8 @@ size_t			 uid_forget_absent(struct uid_store *,
 /* Number of UIDs in ACCOUNT, or in the store if ACCOUNT is NULL. */
 size_t			 uid_count(const struct uid_store *,
 			    const struct uid_account *);
-/* Call FN(ARG, uid, len, state) for ACCOUNT's UIDs in order. */
+/* Call FN(ARG, uid, len, state) for ACCOUNT's UIDs in order; FN must
+ * not change the store. */
 void			 uid_walk(const struct uid_account *,
 			    void (*)(void *, const void *, size_t,
 			    enum uid_state), void *);

@@ -195,6 +195,7 @@ descendants() {
 	local p
 	for p in "$@"; do
 		echo "$p"
+		# shellcheck disable=SC2046
 		descendants $(peers_children "$p")
 	done
 }

@@ -67,13 +67,16 @@ build_and_check() {
 }
 
 install_deps || { echo "!! could not install dependencies"; echo "0 passed, 1 failed"; exit 1; }
+# Dovecot, Postfix and the MDAs for the real-peer tests: installed with
+# their daemons kept from starting and Postfix left unconfigured.
+bash tests/peers/deps.sh >/dev/null || { echo "!! could not install the mail servers"; echo "0 passed, 1 failed"; exit 1; }
 echo "== autoreconf"
 autoreconf -fi >/dev/null 2>&1 || { echo "!! autoreconf failed"; echo "0 passed, 1 failed"; exit 1; }
 
 build_and_check plain --enable-debug
 build_and_check asan \
     "CFLAGS=-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-    "TESTS=tests/unit_rcfile tests/unit_pop3 tests/golden.sh tests/cmdline.sh tests/show.sh"
+    "TESTS=tests/unit_rcfile tests/unit_pop3 tests/unit_uidstore tests/unit_conn tests/golden.sh tests/cmdline.sh tests/show.sh"
 if [ "${SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null 2>&1; then
 	build_and_check fuzz CC=clang \
 	    "CFLAGS=-O1 -g -fsanitize=address,undefined -fsanitize=fuzzer-no-link" \
@@ -81,7 +84,7 @@ if [ "${SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null 2>&1; then
 fi
 if [ "${SKIP_DISTCHECK:-0}" != 1 ] && [ -d build/plain ]; then
 	echo "== make distcheck"
-	if (cd build/plain && make distcheck TESTS="tests/unit_rcfile tests/unit_pop3" \
+	if (cd build/plain && make distcheck TESTS="tests/unit_rcfile tests/unit_pop3 tests/unit_uidstore" \
 	    >distcheck.out 2>&1); then
 		echo "   distcheck passed"
 		distcheck=pass

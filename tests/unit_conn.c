@@ -770,86 +770,79 @@ fingerprint(const char *name, const EVP_MD *md, int lc)
 	return s;
 }
 
+/*
+ * One TLS case against certificate name: want NULL = must work end to
+ * end; otherwise must fail with want in the reason.
+ */
+static void
+tls_case(const char *name, const struct tls_opts *o, const char *want,
+    const char *what)
+{
+	struct srv	 s = { name, NULL, 0, SRV_IMPLICIT };
+	char		*cause;
+	int		 good;
+
+	good = tls_works(&s, o, &cause);
+	if (want == NULL)
+		ok(good, "tls: %s (%s)", what, cause ? cause : "ok");
+	else
+		ok(!good && contains(cause, want), "tls: %s (%s)", what,
+		    cause ? cause : "no error");
+	free(cause);
+}
+
 static void
 test_tls_verify(void)
 {
-	struct srv	 s = { "good", NULL, 0, SRV_IMPLICIT };
 	struct tls_opts	 o;
-	char		*cause, *ca = certpath("ca", "pem");
+	char		*ca = certpath("ca", "pem");
 	char		*other = certpath("other-ca", "pem");
 
 	tls_opts_init(&o);
 	o.cafile = ca;
 	o.host = "localhost";
-	ok(tls_works(&s, &o, &cause), "tls: good certificate verifies (%s)",
-	    cause ? cause : "ok");
-	free(cause);
+	tls_case("good", &o, NULL, "good certificate verifies");
+	tls_case("expired", &o, "expired", "expired certificate fails");
+	tls_case("selfsigned", &o, "self", "self-signed fails");
+	tls_case("wronghost", &o, "does not match the host name \"localhost\"",
+	    "wrong host fails");
 	o.host = "127.0.0.1";
-	ok(tls_works(&s, &o, &cause), "tls: IP address SAN (%s)",
-	    cause ? cause : "ok");
-	free(cause);
+	tls_case("good", &o, NULL, "IP address SAN");
 	o.host = "localhost.";
-	ok(tls_works(&s, &o, &cause), "tls: trailing dot in host name");
-	free(cause);
-	o.host = "localhost";
-
-	s.name = "expired";
-	ok(!tls_works(&s, &o, &cause) && contains(cause, "expired"),
-	    "tls: expired certificate fails (%s)", cause);
-	free(cause);
-	s.name = "selfsigned";
-	ok(!tls_works(&s, &o, &cause) && contains(cause, "self") &&
-	    contains(cause, "signed"), "tls: self-signed fails (%s)", cause);
-	free(cause);
-	s.name = "wronghost";
-	ok(!tls_works(&s, &o, &cause) && contains(cause, "does not match") &&
-	    contains(cause, "localhost"), "tls: wrong host fails (%s)", cause);
-	free(cause);
-	s.name = "good";
+	tls_case("good", &o, NULL, "trailing dot in the host name");
 	o.host = "other.example";
-	ok(!tls_works(&s, &o, &cause) && contains(cause, "does not match"),
-	    "tls: good certificate, other expected name (%s)", cause);
-	free(cause);
+	tls_case("good", &o, "does not match",
+	    "good certificate, other expected name");
 	o.host = "localhost";
 	o.cafile = other;
-	ok(!tls_works(&s, &o, &cause) && contains(cause, "local issuer"),
-	    "tls: unknown CA fails (%s)", cause);
-	free(cause);
+	tls_case("good", &o, "local issuer", "unknown CA fails");
+	o.cafile = "/nonexistent/ca.pem";
+	tls_case("good", &o, "/nonexistent/ca.pem", "unreadable sslcertfile");
 	o.cafile = NULL;
 	setenv("SSL_CERT_FILE", ca, 1);
 	setenv("SSL_CERT_DIR", "/nonexistent-dir", 1);
-	ok(tls_works(&s, &o, &cause), "tls: SSL_CERT_FILE honoured (%s)",
-	    cause ? cause : "ok");
-	free(cause);
+	tls_case("good", &o, NULL, "SSL_CERT_FILE honoured");
 	unsetenv("SSL_CERT_FILE");
 	unsetenv("SSL_CERT_DIR");
-	o.cafile = "/nonexistent/ca.pem";
-	ok(!tls_works(&s, &o, &cause) && contains(cause, "ca.pem"),
-	    "tls: unreadable sslcertfile (%s)", cause);
-	free(cause);
 	free(ca);
 	free(other);
 }
 
 static void
-test_tls_pin(void)
+test_tls_verify_off(void)
 {
 	struct srv		 s = { "selfsigned", NULL, 0, SRV_IMPLICIT };
 	struct tls_opts		 o;
 	struct conn		*c;
 	const struct tls_info	*ti;
 	struct buf		*l = buf_create(LINEMAX);
-	char			*cause, *md5, *md5lc, *sha, *ca;
+	char			*cause, *md5, *sha;
 	pid_t			 pid;
 
 	md5 = fingerprint("selfsigned", EVP_md5(), 0);
-	md5lc = fingerprint("selfsigned", EVP_md5(), 1);
 	sha = fingerprint("selfsigned", EVP_sha256(), 0);
-	ca = certpath("ca", "pem");
 	tls_opts_init(&o);
-	o.cafile = ca;
 	o.host = "localhost";
-
 	o.verify = 0;
 	c = tls_try(&s, &o, &cause, &pid);
 	ti = conn_tls_info(c);
@@ -860,11 +853,13 @@ test_tls_pin(void)
 	ok(ti != NULL && contains(ti->summary, "CN=localhost") &&
 	    contains(ti->summary, sha), "tls: summary (%s)",
 	    ti ? ti->summary : "");
+	is_str(conn_tls_peer(c), ti ? ti->summary : "", "tls: conn_tls_peer");
 	ok(ti != NULL && strcmp(ti->md5, md5) == 0 && !ti->fp_matched,
 	    "tls: MD5 fingerprint reported");
 	ok(conn_getline(c, l, LINEMAX) == 1, "tls: data after verify off");
 	conn_free(c);
 	peer_end(pid);
+	free(cause);
 
 	o.fingerprint = md5;
 	c = tls_try(&s, &o, &cause, &pid);
@@ -872,39 +867,43 @@ test_tls_pin(void)
 	ok(cause == NULL && ti != NULL && ti->fp_matched,
 	    "tls: MD5 pin + verify off accepts self-signed (%s)",
 	    cause ? cause : "ok");
-	free(cause);
 	conn_free(c);
 	peer_end(pid);
-	o.fingerprint = md5lc;
-	ok(tls_works(&s, &o, &cause), "tls: lower-case pin accepted");
 	free(cause);
-	o.fingerprint = sha;
-	ok(tls_works(&s, &o, &cause), "tls: SHA-256 pin accepted");
-	free(cause);
-	o.fingerprint = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
-	ok(!tls_works(&s, &o, &cause) && contains(cause, "fingerprint"),
-	    "tls: wrong pin fails even with verify off (%s)", cause);
-	free(cause);
-	o.fingerprint = "AA:BB:CC";
-	ok(!tls_works(&s, &o, &cause) && contains(cause, "malformed"),
-	    "tls: malformed pin refused (%s)", cause);
-	free(cause);
-	o.verify = 1;
-	o.fingerprint = md5;
-	ok(!tls_works(&s, &o, &cause) && contains(cause, "self"),
-	    "tls: pin does not excuse chain errors with verify on, as in "
-	    "the reference (%s)", cause);
-	free(cause);
-	s.name = "good";
-	o.fingerprint = fingerprint("good", EVP_sha256(), 0);
-	ok(tls_works(&s, &o, &cause), "tls: pin + verify on, good cert");
-	free(cause);
-	free((char *)o.fingerprint);
 	free(md5);
-	free(md5lc);
 	free(sha);
-	free(ca);
 	buf_free(l);
+}
+
+static void
+test_tls_pin(void)
+{
+	struct tls_opts	 o;
+	char		*md5lc, *sha, *ca = certpath("ca", "pem");
+
+	tls_opts_init(&o);
+	o.cafile = ca;
+	o.host = "localhost";
+	o.verify = 0;
+	o.fingerprint = md5lc = fingerprint("selfsigned", EVP_md5(), 1);
+	tls_case("selfsigned", &o, NULL, "lower-case MD5 pin accepted");
+	o.fingerprint = sha = fingerprint("selfsigned", EVP_sha256(), 0);
+	tls_case("selfsigned", &o, NULL, "SHA-256 pin accepted");
+	o.fingerprint = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF";
+	tls_case("selfsigned", &o, "does not match sslfingerprint",
+	    "wrong pin fails even with verify off");
+	o.fingerprint = "AA:BB:CC";
+	tls_case("selfsigned", &o, "malformed", "malformed pin refused");
+	o.verify = 1;
+	o.fingerprint = sha;
+	tls_case("selfsigned", &o, "self", "a pin does not excuse "
+	    "chain errors with verify on, as in the reference");
+	free(sha);
+	o.fingerprint = sha = fingerprint("good", EVP_sha256(), 0);
+	tls_case("good", &o, NULL, "pin + verify on, good certificate");
+	free(sha);
+	free(md5lc);
+	free(ca);
 }
 
 static void
@@ -932,6 +931,8 @@ test_tls_starttls(void)
 	    cause ? cause : "ok");
 	ok(conn_discarded(c) == 10, "starttls: 10 plaintext bytes discarded");
 	ok(conn_is_tls(c), "starttls: TLS active");
+	ok(contains(conn_tls_peer(c), "issuer CN=Test CA,O=fetchmail test"),
+	    "starttls: peer described (%s)", conn_tls_peer(c));
 	ok(conn_getline(c, l, LINEMAX) == 1 &&
 	    strcmp(buf_data(l), "* OK hello") == 0,
 	    "starttls: first line comes from TLS, not the injection");
@@ -1170,6 +1171,7 @@ main(void)
 		ok(1, "# SKIP TLS tests: cannot make certificates");
 	else {
 		test_tls_verify();
+		test_tls_verify_off();
 		test_tls_pin();
 		test_tls_starttls();
 		test_tls_proto();

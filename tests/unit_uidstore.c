@@ -32,6 +32,37 @@
 
 static char	 dir[64];		/* this run's scratch directory */
 
+static const char *path_of(const char *);
+static char	*slurp(const char *, size_t *);
+static void	 spit(const char *, const void *, size_t);
+static int	 file_is(const char *, const char *);
+static struct uid_store *from_mem(const void *, size_t);
+static const char *dump(struct uid_store *);
+static int	 warned(const struct uid_store *, const char *);
+static enum uid_state state_of(struct uid_store *, const char *,
+		    const char *, const char *, const void *, size_t);
+static void	 collect(void *, const void *, size_t, enum uid_state);
+static const char *order_of(struct uid_store *, const char *, const char *);
+static void	 filled_more(struct uid_store *, int, int);
+static struct uid_store *filled(const char *, int);
+static void	 test_missing_and_basic(void);
+static void	 test_reference_written(void);
+static void	 test_reference_read(void);
+static void	 test_reference_cases(void);
+static void	 test_odd_bytes(void);
+static void	 test_accounts(void);
+static void	 test_validity(void);
+static void	 test_malformed(void);
+static void	 test_truncated(void);
+static void	 test_directory(void);
+static void	 test_save_failures(void);
+static void	 test_append_failure(void);
+static void	 test_mode_and_removal(void);
+static void	 test_forget_absent(void);
+static void	 test_sync(void);
+static void	 test_big(void);
+static void	 test_arguments(void);
+
 /* DIR/NAME in a static buffer (one at a time is enough). */
 static const char *
 path_of(const char *name)
@@ -149,6 +180,7 @@ collect(void *arg, const void *uid, size_t len, enum uid_state st)
 	strcat(b, "|");
 }
 
+/* USER@HOST's UIDs in order, as "a|b|" (static buffer). */
 static const char *
 order_of(struct uid_store *s, const char *user, const char *host)
 {

@@ -20,7 +20,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	size_t			 n, skip;
 	unsigned long		 u;
 	unsigned long long	 o;
-	char			 uid[POP3_UID_MAX + 1];
 	struct pop3_caps	 caps;
 
 	memset(&caps, 0, sizeof(caps));
@@ -33,7 +32,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 			(void)pop3_parse_stat(t, skip, &u, &o);
 		}
 		(void)pop3_parse_list(p, n, &u, &o);
-		(void)pop3_parse_uidl(p, n, &u, uid);
+		(void)pop3_parse_uidl(p, n, &u, &t, &skip);
 		pop3_parse_capa(&caps, p, n);
 		(void)pop3_apop_timestamp(p, n, &t, &skip);
 		(void)pop3_multiline_end(p, n, &skip);

@@ -1,11 +1,11 @@
 #!/bin/sh
 # Run the fuzz targets for a bounded time each (TAP): the rcfile parser
 # seeded with the golden rcfiles, the .netrc reader and the POP3 reply
-# parsers seeded with a few samples.  FUZZ_SECONDS sets each budget (default 30).
+# parsers and the UID store seeded with a few samples.  FUZZ_SECONDS sets each budget (default 30).
 set -u
 top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${top_builddir:-.}
-echo "1..3"
+echo "1..4"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 
@@ -41,3 +41,6 @@ fuzz fuzz_netrc "$work/netrc"
 mkdir "$work/pop3"
 printf '+OK Dovecot ready. <1.2@host>\nCAPA\nSASL PLAIN CRAM-MD5\n.\n1 whqtsw\n+OK 2 320\n' >"$work/pop3/1"
 fuzz fuzz_pop3 "$work/pop3"
+mkdir "$work/ids"
+printf 'alice@pop.example.com whqtsw\nbob@h 1.2\nbob@h/INBOX 7 %%uidvalidity\n' >"$work/ids/1"
+fuzz fuzz_uidstore "$work/ids"

@@ -12,10 +12,10 @@
 set -u
 
 PEER_DEPS="dovecot-core dovecot-pop3d dovecot-imapd dovecot-lmtpd postfix
-openssl procmail maildrop fetchmail ca-certificates iproute2 procps"
+openssl procmail maildrop fetchmail"
 
 if [ "${1:-}" = --list ]; then
-	echo $PEER_DEPS
+	echo $PEER_DEPS	# one line
 	exit 0
 fi
 
@@ -35,7 +35,7 @@ missing=()
 for p in $PEER_DEPS; do
 	installed "$p" || missing+=("$p")
 done
-echo "peer test packages: $(echo $PEER_DEPS)"
+echo "peer test packages:" $PEER_DEPS
 if [ ${#missing[@]} -eq 0 ]; then
 	echo "all installed"
 	exit 0
@@ -81,7 +81,6 @@ for p in "${optional[@]}"; do
 	    echo "deps.sh: optional package $p not installed" >&2
 done
 
-# Belt and braces: if some postinst started the system daemons anyway
-# (a policy-rc.d of someone else's that allows it), that is their business;
-# the harness never uses the system instances or their ports.
+# Should a policy-rc.d of someone else's have let the system daemons
+# start, no matter: the harness never uses them or their ports.
 echo "done"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/peers/lib.sh -- start and stop PRIVATE real mail servers for tests.
 # Source it from a bash test script:
 #
@@ -28,8 +29,10 @@
 
 PEERS_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Fresh state: never reuse what a parent test script exported.
-PEERS_TMP= PEERS_CERTS= PEERS_CA= PEERS_WHY=
-DOVECOT_DIR= DOVECOT_CONF= DOVECOT_PID= POSTFIX_DIR= POSTFIX_CONF= POSTFIX_PID=
+PEERS_TMP='' PEERS_CERTS='' PEERS_CA='' PEERS_WHY=''
+DOVECOT_DIR='' DOVECOT_CONF='' DOVECOT_PID=''
+POSTFIX_DIR='' POSTFIX_CONF='' POSTFIX_PID=''
+export PEERS_LIB_DIR
 _postfix_users=
 _peers_pids=()
 _peers_ports=" "
@@ -165,9 +168,9 @@ peers_cleanup() {
 	_peers_pids=()
 	[ -n "${DOVECOT_CONF:-}" ] && dovecot_stop >/dev/null 2>&1
 	[ -n "${POSTFIX_CONF:-}" ] && postfix_stop >/dev/null 2>&1
-	DOVECOT_CONF= POSTFIX_CONF= DOVECOT_PID= POSTFIX_PID=
-	DOVECOT_DIR= POSTFIX_DIR=
-	case ${PEERS_CERTS:-} in "$PEERS_TMP"/*) PEERS_CERTS= PEERS_CA= ;; esac
+	DOVECOT_CONF='' POSTFIX_CONF='' DOVECOT_PID='' POSTFIX_PID=''
+	DOVECOT_DIR='' POSTFIX_DIR=''
+	case ${PEERS_CERTS:-} in "$PEERS_TMP"/*) PEERS_CERTS='' PEERS_CA='' ;; esac
 	if [ -n "$PEERS_TMP" ] && [ -d "$PEERS_TMP" ]; then
 		if [ "${PEERS_KEEP:-0}" = 1 ]; then
 			peers_log "kept $PEERS_TMP"
@@ -195,7 +198,7 @@ _peers_listening() {
 peers_free_port() {
 	local -; set +e
 	local i p
-	for i in $(seq 1 200); do
+	for ((i = 0; i < 200; i++)); do
 		p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 12768 ))
 		case $_peers_ports in *" $p "*) continue ;; esac
 		_peers_listening "$p" && continue
@@ -416,7 +419,7 @@ dovecot_add_user() {
 
 _dovecot_write_conf() {
 	local -; set +e
-	local cert=$PEERS_CERTS/${DOVECOT_CERT:-server} login_chroot= users
+	local cert=$PEERS_CERTS/${DOVECOT_CERT:-server} login_chroot='' users
 	if [ "$(id -u)" = 0 ]; then
 		users="default_internal_user = dovecot
 default_login_user = dovenull"
@@ -565,7 +568,7 @@ dovecot_start() {
 	mkdir -p "$DOVECOT_DIR/run" "$DOVECOT_DIR/state" "$DOVECOT_MAIL" || return 1
 	touch "$DOVECOT_PASSWD" "$DOVECOT_LOG"
 	chmod 644 "$DOVECOT_PASSWD" "$DOVECOT_LOG"
-	for try in 1 2 3; do
+	for ((try = 0; try < 3; try++)); do
 		peers_free_port DOVECOT_POP3_PORT && peers_free_port DOVECOT_POP3S_PORT &&
 		    peers_free_port DOVECOT_IMAP_PORT && peers_free_port DOVECOT_IMAPS_PORT &&
 		    peers_free_port DOVECOT_LMTP_PORT || break
@@ -650,17 +653,25 @@ dovecot_wait_count() {
 	peers_wait_until "$3" eval "$q"
 }
 
+# _peers_maildir_sort: read "NAME<TAB>PATH" lines, print the PATHs in
+# delivery order: Dovecot and Postfix both name Maildir files
+# SECONDS.<...>M<MICROSECONDS><...>.HOST.
+_peers_maildir_sort() {
+	local -; set +e
+	awk -F'\t' '{ n = split($1, p, "."); us = 0
+	    if (match(p[2], /M[0-9]+/)) us = substr(p[2], RSTART + 1, RLENGTH - 1)
+	    printf "%s %06d\t%s\n", p[1], us, $2 }' | sort -k1,1n -k2,2n | cut -f2-
+}
+
 # dovecot_files USER [FOLDER]: list the message files of USER's FOLDER
-# (Maildir cur/ and new/), sorted by file name (about delivery order).
+# (Maildir cur/ and new/) in delivery order.
 dovecot_files() {
 	local -; set +e
-	local dir=$DOVECOT_MAIL/$1/Maildir
+	local dir=$DOVECOT_MAIL/$1/Maildir f
 	case ${2:-INBOX} in INBOX) ;; *) dir=$dir/.${2//\//.} ;; esac
-	ls -1 "$dir/cur" "$dir/new" 2>/dev/null | grep -v '^$' | grep -v ':$' |
-	    sort -t. -k1,1n -k2 | while read -r f; do
-		[ -f "$dir/cur/$f" ] && echo "$dir/cur/$f"
-		[ -f "$dir/new/$f" ] && echo "$dir/new/$f"
-	done
+	for f in "$dir"/cur/* "$dir"/new/*; do
+		[ -f "$f" ] && printf '%s\t%s\n' "${f##*/}" "$f"
+	done | _peers_maildir_sort
 }
 
 # ---------------------------------------------------------------- postfix
@@ -834,7 +845,7 @@ postfix_start() {
 	for u in ${POSTFIX_USERS-bob carol postmaster}; do
 		case " ${_postfix_users:-} " in *" $u "*) ;; *) _postfix_users="${_postfix_users:-} $u" ;; esac
 	done
-	for try in 1 2 3; do
+	for ((try = 0; try < 3; try++)); do
 		peers_free_port POSTFIX_SMTP_PORT || break
 		export POSTFIX_SMTP_PORT
 		_postfix_launch; r=$?
@@ -906,14 +917,14 @@ postfix_stop() {
 	return 0
 }
 
-# postfix_maildir_files USER: the delivered message files of USER, oldest
-# first (Postfix names them TIME.ID.HOST).
+# postfix_maildir_files USER: the message files delivered to USER, in
+# delivery order.
 postfix_maildir_files() {
 	local -; set +e
-	local d=$POSTFIX_MAIL/$1
-	{ ls -1 "$d/new" 2>/dev/null | sed "s|^|$d/new/|"
-	  ls -1 "$d/cur" 2>/dev/null | sed "s|^|$d/cur/|"; } |
-	    awk -F/ '{ print $NF "\t" $0 }' | sort -t. -k1,1n -k2,2 | cut -f2-
+	local d=$POSTFIX_MAIL/$1 f
+	for f in "$d"/new/* "$d"/cur/*; do
+		[ -f "$f" ] && printf '%s\t%s\n' "${f##*/}" "$f"
+	done | _peers_maildir_sort
 }
 
 # postfix_maildir_count USER: the number of messages delivered to USER.
