@@ -227,8 +227,12 @@ rc_entry_end(struct rc_parser *P)
 		return;
 	if (P->users == NULL)
 		rc_user_begin(P);
-	for (tail = &P->cfg->queries; *tail != NULL; tail = &(*tail)->next)
-		;
+	/* append in constant time: a file may hold many thousand entries */
+	if (P->qtail == NULL)
+		P->qtail = &P->cfg->queries;
+	while (*P->qtail != NULL)
+		P->qtail = &(*P->qtail)->next;
+	tail = P->qtail;
 	for (u = P->users; u != NULL; u = next) {
 		next = u->next;
 		u->next = NULL;
@@ -243,6 +247,7 @@ rc_entry_end(struct rc_parser *P)
 		*tail = u;
 		tail = &u->next;
 	}
+	P->qtail = tail;
 	cfg_query_free(e);
 	P->entry = P->users = P->user = NULL;
 }

@@ -49,7 +49,7 @@ void	rc_yyerror(struct rc_parser *, const char *);
 %token BATCHLIMIT EXPUNGE SSL SSLKEY SSLCERT SSLPROTO SSLCERTCK SSLCERTFILE
 %token SSLCERTPATH SSLCOMMONNAME SSLFINGERPRINT KEEP FLUSH LIMITFLUSH
 %token FETCHALL REWRITE FORCECR STRIPCR PASS8BITS DROPSTATUS DROPDELIVERED
-%token MIMEDECODE IDLE NO MAP WILDCARD
+%token MIMEDECODE IDLE NO MAP
 
 %type <list> names
 %type <num> bool_user_kw
@@ -135,16 +135,16 @@ user_head	: USERNAME STRING		{ rc_user_begin(P); rc_set_str(&U(P)->remote, $2); 
 
 mapping_first	: STRING			{ rc_user_begin(P); rc_localname(U(P), $1, NULL); }
 		| STRING MAP STRING		{ rc_user_begin(P); rc_localname(U(P), $1, $3); }
-		| WILDCARD			{ rc_user_begin(P); U(P)->wildcard = true; }
 		;
 
 mappings	: mapping
 		| mappings mapping
 		;
 
+/* "*" is an ordinary word; as a plain local name it is the wildcard
+ * (rc_localname), as in the reference. */
 mapping		: STRING			{ rc_localname(U(P), $1, NULL); }
 		| STRING MAP STRING		{ rc_localname(U(P), $1, $3); }
-		| WILDCARD			{ U(P)->wildcard = true; }
 		;
 
 names		: STRING			{ $$ = calloc(1, sizeof(*$$)); if ($$ == NULL) abort(); cfg_list_add($$, $1, NULL); free($1); }

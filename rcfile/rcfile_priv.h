@@ -20,6 +20,7 @@ struct rc_parser {
 	struct cfg_query	*entry;		/* server part and head */
 	struct cfg_query	*users;		/* its users, in order */
 	struct cfg_query	*user;		/* the current one */
+	struct cfg_query	**qtail;	/* end of cfg->queries */
 	int			 nentries;
 };
 

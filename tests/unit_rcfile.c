@@ -107,6 +107,24 @@ test_escapes(void)
 }
 
 static void
+test_wildcard(void)
+{
+	char		 err[256];
+	struct cfg	*c;
+
+	c = parse("poll * via * user b is x * = \"q\" here", err, sizeof(err));
+	ok(c && strcmp(c->queries->pollname, "*") == 0 &&
+	    c->queries->o.localnames.n == 2 && !c->queries->o.wildcard &&
+	    strcmp(c->queries->o.localnames.map[1], "q") == 0,
+	    "* is an ordinary word: poll name, via, mapping source");
+	cfg_free(c);
+	c = parse("poll a user b to \"*\"", err, sizeof(err));
+	ok(c && c->queries->o.wildcard && c->queries->o.localnames.n == 0,
+	    "a plain local name * (quoted or not) is the wildcard");
+	cfg_free(c);
+}
+
+static void
 test_name_state(void)
 {
 	char		 err[256];
@@ -277,6 +295,7 @@ int
 main(void)
 {
 	test_netrc();
+	test_wildcard();
 	test_escapes();
 	test_name_state();
 	test_errors();
