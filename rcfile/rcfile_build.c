@@ -10,6 +10,7 @@
 
 #include "cfg.h"
 #include "rcfile_priv.h"
+#include "util.h"
 #include "xmalloc.h"
 #include "i18n.h"
 
@@ -40,18 +41,6 @@ rc_error_at(struct rc_parser *P, const char *what)
 	P->failed = true;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode one escape at S[*i] (just after the backslash) into *out;
  * returns 0 when the escape produces no byte. */
 static int
@@ -67,7 +56,7 @@ unescape_one(const char *s, size_t n, size_t *i, int *out)
 	case '\n': return 0;
 	case 'x':
 		for (v = 0, k = 0; k < 2 && *i < n &&
-		    (d = hexval((unsigned char)s[*i])) >= 0; k++, (*i)++)
+		    (d = util_hexval((unsigned char)s[*i])) >= 0; k++, (*i)++)
 			v = v * 16 + d;
 		*out = v;
 		return 1;

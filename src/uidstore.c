@@ -56,6 +56,7 @@
 
 #include "i18n.h"
 #include "uidstore.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define UID_LINE_MAX	65536	/* longest idfile line read */
@@ -171,7 +172,6 @@ static int	 parse_fields(const char *, size_t, struct fields *,
 		    const char **);
 static int	 parse_tag(struct fields *, const char *, const char *,
 		    const char **);
-static int	 hexval(int);
 static int	 pct_decode(const char *, size_t, char *, size_t *, int);
 static int	 parse_u32(const char *, size_t, uint32_t *);
 static void	 load_line(struct uid_store *, const char *, size_t, size_t);
@@ -646,18 +646,6 @@ parse_tag(struct fields *f, const char *q, const char *end,
 	return 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode the %XX escapes of SRC (LEN bytes) into DST (LEN bytes and a
  * NUL); -1 on a bad escape, or a NUL byte unless NUL_OK. */
 static int
@@ -674,8 +662,8 @@ pct_decode(const char *src, size_t len, char *dst, size_t *outlen,
 		}
 		if (len - i < 3)
 			return -1;
-		if ((hi = hexval((unsigned char)src[i + 1])) == -1 ||
-		    (lo = hexval((unsigned char)src[i + 2])) == -1)
+		if ((hi = util_hexval((unsigned char)src[i + 1])) == -1 ||
+		    (lo = util_hexval((unsigned char)src[i + 2])) == -1)
 			return -1;
 		if ((dst[n++] = (char)(hi << 4 | lo)) == '\0' && !nul_ok)
 			return -1;
