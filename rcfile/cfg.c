@@ -295,8 +295,7 @@ cfg_errors_add(struct cfg_errors *e, int status, const char *fmt, ...)
 	char	*m;
 
 	va_start(ap, fmt);
-	if (vasprintf(&m, fmt, ap) < 0)
-		xfatal_oom();
+	m = xvasprintf(fmt, ap);
 	va_end(ap);
 	e->msg = xreallocarray(e->msg, e->n + 1, sizeof(*e->msg));
 	e->msg[e->n++] = m;

@@ -160,8 +160,7 @@ conn_seterr(struct conn *c, const char *fmt, ...)
 	char	*s;
 
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) == -1)
-		xfatal_oom();
+	s = xvasprintf(fmt, ap);
 	va_end(ap);
 	free(c->error);
 	c->error = s;

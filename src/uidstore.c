@@ -289,8 +289,7 @@ set_error(struct uid_store *s, const char *fmt, ...)
 	char	*m;
 
 	va_start(ap, fmt);
-	if (vasprintf(&m, fmt, ap) == -1)
-		xfatal_oom();
+	m = xvasprintf(fmt, ap);
 	va_end(ap);
 	free(s->error);
 	s->error = m;

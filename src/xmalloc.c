@@ -73,6 +73,17 @@ xstrndup(const char *s, size_t n)
 	return p;
 }
 
+/* Allocated vprintf. */
+char *
+xvasprintf(const char *fmt, va_list ap)
+{
+	char	*p;
+
+	if (vasprintf(&p, fmt, ap) < 0)
+		xfatal_oom();
+	return p;
+}
+
 /* Allocated printf. */
 char *
 xasprintf(const char *fmt, ...)
@@ -81,8 +92,7 @@ xasprintf(const char *fmt, ...)
 	char	*p;
 
 	va_start(ap, fmt);
-	if (vasprintf(&p, fmt, ap) < 0)
-		xfatal_oom();
+	p = xvasprintf(fmt, ap);
 	va_end(ap);
 	return p;
 }
