@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "util.h"
 #include "xmalloc.h"
 
 struct netrc_scan {
@@ -142,24 +143,15 @@ cfg_netrc_lookup(const char *data, size_t len, const char *host,
 char *
 cfg_netrc_read(const char *home, size_t *len)
 {
-	char	*path, *buf = NULL;
+	char	*path, *buf;
 	FILE	*f;
-	size_t	 cap = 0, n = 0, r;
 
 	path = xasprintf("%s/.netrc", home);
 	f = fopen(path, "r");
 	free(path);
 	if (f == NULL)
 		return NULL;
-	do {
-		if (cap - n < 4096) {
-			cap = cap ? cap * 2 : 8192;
-			buf = xreallocarray(buf, cap, 1);
-		}
-		r = fread(buf + n, 1, cap - n, f);
-		n += r;
-	} while (r > 0);
+	buf = util_read_all(f, len);
 	fclose(f);
-	*len = n;
 	return buf;
 }

@@ -12,6 +12,7 @@
 
 #include "cfg.h"
 #include "rcload.h"
+#include "util.h"
 #include "xmalloc.h"
 #include "i18n.h"
 
@@ -45,27 +46,6 @@ rc_secrecy_check(const char *path, bool *missing, struct cfg_errors *errs)
 		return 6;
 	}
 	return 0;
-}
-
-/* Read all of F into an allocated buffer; *LEN gets its size. */
-static char *
-slurp(FILE *f, size_t *len)
-{
-	char	*buf = NULL;
-	size_t	 cap = 0, n = 0, r;
-
-	for (;;) {
-		if (cap - n < 65536) {
-			cap = cap ? cap * 2 : 65536;
-			buf = xreallocarray(buf, cap, 1);
-		}
-		r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
-	}
-	*len = n;
-	return buf;
 }
 
 /* Absolute form of the rcfile path and its directory. */
@@ -114,7 +94,7 @@ rcload(struct cfg *c, const char *path, const struct fm_env *fe,
 			return 6;
 		}
 	}
-	data = slurp(f, &len);
+	data = util_read_all(f, &len);
 	if (f != stdin)
 		fclose(f);
 	r = cfg_parse_buffer(c, c->rcfile, data, len, errs, yydebug);
