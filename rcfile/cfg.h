@@ -88,13 +88,9 @@ struct cfg_opts {
 struct cfg_query {
 	char		*pollname;
 	bool		 skip;
-	int		 entry;		/* index of its poll entry */
 	bool		 first_of_entry;
 	bool		 selected;	/* named on the command line */
 	bool		 polled;	/* a run would poll it (resolve) */
-	bool		 from_cmdline;	/* host named only on the command line */
-	const char	*file;		/* rcfile name, borrowed */
-	int		 line;
 	struct cfg_opts	 o;
 	struct cfg_query *next;
 };

@@ -101,8 +101,7 @@ select_hosts(struct cfg *c, const struct cfg_cmdline *cmd)
 		q = xcalloc(1, sizeof(*q));
 		q->pollname = xstrdup(cmd->hosts[i]);
 		q->o.via = xstrdup(cmd->hosts[i]);
-		q->selected = q->from_cmdline = q->first_of_entry = true;
-		q->entry = -1;
+		q->selected = q->first_of_entry = true;
 		*tail = q;
 	}
 }

@@ -169,9 +169,6 @@ rc_entry_begin(struct rc_parser *P, char *name, int kind)
 
 	q->pollname = kind == RC_DEFAULTS ? xstrdup("defaults") : name;
 	q->skip = kind == RC_SKIP;
-	q->file = P->name;
-	q->line = rc_lineno(P);
-	q->entry = P->nentries++;
 	P->entry = q;
 	P->users = P->user = NULL;
 }
@@ -228,9 +225,6 @@ rc_entry_end(struct rc_parser *P)
 		cfg_opts_merge(&u->o, &e->o, true, true, false);
 		u->pollname = e->pollname ? xstrdup(e->pollname) : NULL;
 		u->skip = e->skip;
-		u->file = e->file;
-		u->line = e->line;
-		u->entry = e->entry;
 		u->first_of_entry = first;
 		first = false;
 		*tail = u;

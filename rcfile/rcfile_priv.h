@@ -21,7 +21,6 @@ struct rc_parser {
 	struct cfg_query	*users;		/* its users, in order */
 	struct cfg_query	*user;		/* the current one */
 	struct cfg_query	**qtail;	/* end of cfg->queries */
-	int			 nentries;
 };
 
 /* Record the raw text of the token just read (NULL at end of input). */
