@@ -1,0 +1,2 @@
+/* src/driver.c: placeholder, being written. */
+typedef int driver_placeholder;

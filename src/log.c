@@ -1,0 +1,250 @@
+/*
+ * log.c: message output (see log.h).  Foreground runs write information
+ * to stdout and errors to stderr; a logfile or syslog takes everything.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "log.h"
+#include "xmalloc.h"
+
+static int	 verbosity;
+static FILE	*logfp;		/* logfile, or NULL */
+static bool	 use_syslog;
+static bool	 daemonized;
+static bool	 open_line;	/* a progress line is open */
+static char	*line_buf;	/* its text so far (logfile/syslog) */
+
+void
+log_set_verbosity(int v)
+{
+	verbosity = v;
+}
+
+int
+log_verbosity(void)
+{
+	return verbosity;
+}
+
+/* Open PATH for appending; 0 or -1 (errno set). */
+int
+log_open_file(const char *path)
+{
+	FILE	*fp;
+
+	if ((fp = fopen(path, "a")) == NULL)
+		return -1;
+	setvbuf(fp, NULL, _IOLBF, 0);
+	logfp = fp;
+	return 0;
+}
+
+void
+log_open_syslog(void)
+{
+	openlog("fetchmail", LOG_PID, LOG_MAIL);
+	use_syslog = true;
+}
+
+void
+log_set_daemon(bool on)
+{
+	daemonized = on;
+}
+
+void
+log_close(void)
+{
+	log_progress_end();
+	if (logfp != NULL)
+		fclose(logfp);
+	logfp = NULL;
+	if (use_syslog)
+		closelog();
+	use_syslog = false;
+}
+
+/* Timestamp prefix for logfile lines. */
+static void
+stamp(FILE *fp)
+{
+	char		 tb[64];
+	time_t		 now = time(NULL);
+	struct tm	*tm = localtime(&now);
+
+	if (tm != NULL && strftime(tb, sizeof(tb), "%b %d %H:%M:%S ", tm) > 0)
+		fputs(tb, fp);
+}
+
+/* Write one whole message line to its destination. */
+static void
+emit(int prio, bool prefix, const char *text)
+{
+	FILE	*fp;
+
+	if (use_syslog) {
+		syslog(prio, "%s", text);
+		return;
+	}
+	if (logfp != NULL) {
+		stamp(logfp);
+		fprintf(logfp, "fetchmail: %s\n", text);
+		return;
+	}
+	fp = prio <= LOG_WARNING ? stderr : stdout;
+	if (fp == stderr)
+		fflush(stdout);
+	fprintf(fp, "%s%s\n", prefix ? "fetchmail: " : "", text);
+	if (fp == stdout)
+		fflush(stdout);
+}
+
+/* Format and emit; closes an open progress line first. */
+static void
+vlog(int prio, const char *fmt, va_list ap)
+{
+	char	*s;
+
+	log_progress_end();
+	s = xvasprintf(fmt, ap);
+	emit(prio, true, s);
+	free(s);
+}
+
+void
+log_err(const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_ERR, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (verbosity < 0)
+		return;
+	va_start(ap, fmt);
+	vlog(LOG_INFO, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_verbose(const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (verbosity < 1)
+		return;
+	va_start(ap, fmt);
+	vlog(LOG_INFO, fmt, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (verbosity < 2)
+		return;
+	va_start(ap, fmt);
+	vlog(LOG_DEBUG, fmt, ap);
+	va_end(ap);
+}
+
+/* Whether pieces are collected and written whole (logfile, syslog). */
+static bool
+collecting(void)
+{
+	return use_syslog || logfp != NULL;
+}
+
+/* Add formatted text to the open progress line. */
+static void
+vprogress(const char *fmt, va_list ap)
+{
+	char	*s, *t;
+
+	s = xvasprintf(fmt, ap);
+	if (collecting()) {
+		t = xasprintf("%s%s", line_buf ? line_buf : "", s);
+		free(line_buf);
+		line_buf = t;
+	} else {
+		fputs(s, stdout);
+		fflush(stdout);
+	}
+	free(s);
+	open_line = true;
+}
+
+void
+log_progress(const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (verbosity < 0)
+		return;
+	log_progress_end();
+	if (!collecting() && daemonized)
+		fputs("fetchmail: ", stdout);
+	va_start(ap, fmt);
+	vprogress(fmt, ap);
+	va_end(ap);
+}
+
+void
+log_progress_more(const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (verbosity < 0 || !open_line)
+		return;
+	va_start(ap, fmt);
+	vprogress(fmt, ap);
+	va_end(ap);
+}
+
+void
+log_progress_end(void)
+{
+	if (!open_line)
+		return;
+	open_line = false;
+	if (collecting()) {
+		emit(LOG_INFO, true, line_buf ? line_buf : "");
+		free(line_buf);
+		line_buf = NULL;
+	} else {
+		fputc('\n', stdout);
+		fflush(stdout);
+	}
+}
+
+/* Printable copy of LEN bytes: control bytes and DEL become '?'. */
+char *
+log_escape(const char *s, size_t len)
+{
+	char	*out = xmalloc(len + 1);
+	size_t	 i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		out[i] = (c < 0x20 && c != '\t') || c == 0x7f ? '?' : (char)c;
+	}
+	out[len] = '\0';
+	return out;
+}

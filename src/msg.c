@@ -1,0 +1,2 @@
+/* src/msg.c: placeholder, being written. */
+typedef int msg_placeholder;

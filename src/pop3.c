@@ -1,0 +1,2 @@
+/* src/pop3.c: placeholder, being written. */
+typedef int pop3_placeholder;

@@ -1,0 +1,2 @@
+/* src/sink.c: placeholder, being written. */
+typedef int sink_placeholder;

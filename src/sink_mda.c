@@ -1,0 +1,2 @@
+/* src/sink_mda.c: placeholder, being written. */
+typedef int sink_mda_placeholder;

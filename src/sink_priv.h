@@ -1,0 +1,1 @@
+/* sink_priv.h: placeholder */

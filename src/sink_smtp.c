@@ -1,0 +1,2 @@
+/* src/sink_smtp.c: placeholder, being written. */
+typedef int sink_smtp_placeholder;
