@@ -14,6 +14,8 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #ifdef __linux__
 #include <sys/syscall.h>
 #endif
@@ -647,6 +649,16 @@ conn_connect(const char *host, const char *port, int timeout,
 	return c;
 }
 
+/* Commands are queued and sent whole: Nagle's algorithm would only
+ * hold the last piece back until the peer's delayed ACK. */
+static void
+conn_nodelay(int fd)
+{
+	int	on = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
 /* Connect to one address: fd, or -1 and *why "ADDR port P: reason". */
 static int
 conn_try_addr(const struct addrinfo *ai, int timeout, char **why)
@@ -658,7 +670,8 @@ conn_try_addr(const struct addrinfo *ai, int timeout, char **why)
 	    SOCK_NONBLOCK, ai->ai_protocol);
 	if (fd == -1)
 		reason = xstrdup(strerror(errno));
-	else if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+	else if (conn_nodelay(fd), connect(fd, ai->ai_addr, ai->ai_addrlen)
+	    == 0)
 		return fd;
 	else if (errno != EINPROGRESS && errno != EINTR)
 		reason = xstrdup(strerror(errno));

@@ -1,2 +1,408 @@
-/* src/driver.c: placeholder, being written. */
-typedef int driver_placeholder;
+/*
+ * driver.c: the poll of each query (see driver.h).  Connection set-up
+ * and the status rules live here; what happens to each message is in
+ * deliver.c, the protocol dialogue in pop3.c.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "cfg.h"
+#include "conn.h"
+#include "driver_priv.h"
+#include "i18n.h"
+#include "log.h"
+#include "pop3.h"
+#include "tls.h"
+#include "uidstore.h"
+#include "xmalloc.h"
+
+#ifndef FETCHMAIL_COMPAT_VERSION
+#define FETCHMAIL_COMPAT_VERSION "6.4.37"
+#endif
+
+/* Transcript hook: "PROTO> line" / "PROTO< line" at -v. */
+void
+session_trace(void *arg, int dir, const char *line, size_t len)
+{
+	char	*e;
+
+	if (log_verbosity() < 1)
+		return;
+	e = log_escape(line, len);
+	log_verbose("%s%c %s", (const char *)arg, dir, e);
+	free(e);
+}
+
+void
+session_tls_report(struct session *s)
+{
+	const struct tls_info	*ti = conn_tls_info(s->conn);
+	const char		*name = s->q->o.sslcommonname ?
+				    s->q->o.sslcommonname : s->host;
+
+	if (ti == NULL)
+		return;
+	if (ti->md5 != NULL)
+		log_verbose(_("%s key fingerprint: %s"), name, ti->md5);
+	if (ti->fp_matched)
+		log_verbose(_("%s fingerprints match."), name);
+	if (ti->warning != NULL) {
+		log_err_lines(ti->warning);
+		log_err("%s", _("Warning: the connection is insecure, "
+		    "continuing anyways. (Better use --sslcertck!)"));
+	}
+}
+
+/* Names of the statuses "Query status=N (NAME)" shows. */
+static const char *
+status_name(int st)
+{
+	static const char *const names[] = { "SUCCESS", "NOMAIL", "SOCKET",
+	    "AUTHFAIL", "PROTOCOL", "SYNTAX", "IOERR", "ERROR", "EXCLUDE",
+	    "LOCKBUSY", "SMTP", "DNS", "BSMTP", "MAXFETCH" };
+
+	return st >= 0 && st <= PS_MAXFETCH ? names[st] : NULL;
+}
+
+/* Run a pre/post-connect command; 0, or the status it earns. */
+static int
+run_hook(const char *cmd, const char *what)
+{
+	int	ws;
+
+	if (cmd == NULL)
+		return 0;
+	fflush(stdout);
+	ws = system(cmd);
+	if (ws == 0)
+		return 0;
+	if (ws != -1 && WIFSIGNALED(ws))
+		log_err(_("%s-connection command terminated with signal %d"),
+		    what, WTERMSIG(ws));
+	else
+		log_err(_("%s-connection command failed with status %d"),
+		    what, ws == -1 ? -1 : WEXITSTATUS(ws));
+	return PS_SYNTAX;
+}
+
+/* The server's canonical name and address, when dns is on. */
+static int
+canonical_name(struct drv *d)
+{
+	const struct cfg_opts *o = &d->s.q->o;
+	struct addrinfo	 hints, *res = NULL;
+	char		 num[NI_MAXHOST];
+	int		 r;
+
+	if (o->dns == FLAG_FALSE) {
+		d->truename = xstrdup(d->s.host);
+		return 0;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_flags = AI_CANONNAME;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((r = getaddrinfo(d->s.host, NULL, &hints, &res)) != 0) {
+		log_err(_("couldn't find canonical DNS name of %s (%s): %s"),
+		    d->s.pollname, d->s.host, gai_strerror(r));
+		return PS_DNS;
+	}
+	d->truename = xstrdup(res->ai_canonname ? res->ai_canonname :
+	    d->s.host);
+	if (getnameinfo(res->ai_addr, res->ai_addrlen, num, sizeof(num),
+	    NULL, 0, NI_NUMERICHOST) == 0)
+		d->ipaddr = xstrdup(num);
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* Replace %h and %p in a plugin command. */
+static char *
+expand_plugin(const char *cmd, const char *host, const char *port)
+{
+	struct buf	*b = buf_create(64 * 1024);
+	char		*r;
+
+	for (; *cmd != '\0'; cmd++) {
+		if (cmd[0] == '%' && cmd[1] == 'h') {
+			buf_append(b, host, strlen(host));
+			cmd++;
+		} else if (cmd[0] == '%' && cmd[1] == 'p') {
+			buf_append(b, port, strlen(port));
+			cmd++;
+		} else
+			buf_append(b, cmd, 1);
+	}
+	r = xstrndup(buf_data(b), buf_len(b));
+	buf_free(b);
+	return r;
+}
+
+/* Open the connection (TCP or plugin) and implicit TLS. */
+static int
+connect_server(struct drv *d, const struct tls_opts *to, bool ssl)
+{
+	const struct cfg_opts *o = &d->s.q->o;
+	const char	*port = o->service ? o->service : ssl ? "995" : "110";
+	char		*cause = NULL, *cmd;
+
+	if (strcmp(port, "kpop") == 0)
+		port = "1109";
+	if (o->plugin != NULL) {
+		cmd = expand_plugin(o->plugin, d->s.host, port);
+		d->s.conn = conn_spawn(cmd, o->timeout.v, &cause);
+		free(cmd);
+	} else {
+		if (log_verbosity() >= 1)
+			log_progress(_("Trying to connect to %s/%s..."),
+			    d->s.host, port);
+		d->s.conn = conn_connect(d->s.host, port, o->timeout.v, &cause);
+		if (d->s.conn != NULL && log_verbosity() >= 1) {
+			log_progress_more("%s", _("connected."));
+			log_progress_end();
+		}
+	}
+	if (d->s.conn == NULL) {
+		log_progress_end();
+		log_err(_("POP3 connection to %s failed: %s"), d->s.host,
+		    cause ? cause : "?");
+		free(cause);
+		return PS_SOCKET;
+	}
+	if (d->dopts->verbose >= 1)
+		conn_set_trace(d->s.conn, session_trace, "POP3");
+	if (ssl && conn_starttls(d->s.conn, to, &cause) != 0) {
+		log_err_lines(cause ? cause : "?");
+		free(cause);
+		log_err(_("%s: SSL connection failed."), to->host);
+		log_err(_("socket error while fetching from %s@%s"),
+		    o->remote, d->s.pollname);
+		return PS_SOCKET;
+	}
+	if (ssl)
+		session_tls_report(&d->s);
+	return 0;
+}
+
+/* TLS options and mode from the query. */
+static void
+tls_setup(const struct drv *d, struct tls_opts *to, struct pop3_tls *pt)
+{
+	const struct cfg_opts *o = &d->s.q->o;
+	bool	ssl = o->ssl == FLAG_TRUE;
+	bool	empty = o->sslproto != NULL && *o->sslproto == '\0';
+
+	tls_opts_init(to);
+	to->verify = o->sslcertck != FLAG_FALSE;
+	to->cafile = o->sslcertfile;
+	to->capath = o->sslcertpath;
+	to->host = o->sslcommonname ? o->sslcommonname : d->s.host;
+	to->fingerprint = o->sslfingerprint;
+	to->cert = o->sslcert;
+	to->key = o->sslkey;
+	to->proto = o->sslproto;
+	if (o->sslproto != NULL && !tls_proto_known(o->sslproto))
+		log_err(_("Invalid SSL protocol '%s' specified, using default "
+		    "autoselect (auto)."), o->sslproto);
+	pt->opts = to;
+	pt->proto_empty = empty;
+	if (ssl)
+		pt->mode = 3;
+	else if (empty)
+		pt->mode = 0;
+	else if (o->sslcertck != FLAG_FALSE || o->sslfingerprint != NULL ||
+	    (o->sslproto != NULL && *o->sslproto != '\0'))
+		pt->mode = 2;
+	else
+		pt->mode = 1;
+}
+
+/* Whether this build can poll the query; else its status. */
+static int
+supported(const struct cfg_query *q)
+{
+	const struct cfg_opts *o = &q->o;
+
+	switch (o->proto) {
+	case P_AUTO: case P_POP3: case P_APOP: case P_SDPS:
+		break;
+	default:
+		log_err(_("protocol %s is not supported in this build yet; "
+		    "skipping %s"), cfg_proto_name(o->proto), q->pollname);
+		return PS_PROTOCOL;
+	}
+	if (o->localnames.n != 1 || o->wildcard) {
+		log_err(_("multidrop mode is not supported in this build yet; "
+		    "skipping %s"), q->pollname);
+		return PS_SYNTAX;
+	}
+	if (o->mda != NULL && o->bsmtp == NULL &&
+	    sink_mda_quoted_expansion(o->mda)) {
+		log_err("%s", _("MDA option contains single-quoted %T "
+		    "expansion."));
+		log_err("%s", _("Refusing to deliver. Check the manual and "
+		    "fix your mda option."));
+		return PS_SYNTAX;
+	}
+	return 0;
+}
+
+/* Connect, run the session and deliver; returns the query status. */
+static int
+poll_session(struct drv *d)
+{
+	struct tls_opts	 to;
+	struct pop3_tls	 pt;
+	int		 st;
+
+	tls_setup(d, &to, &pt);
+	if ((st = connect_server(d, &to, pt.mode == 3)) != 0)
+		return st;
+	deliver_setup(d);
+	if (pop3_session(&d->s, &pt) != 0 && d->s.status == 0)
+		d->s.status = PS_PROTOCOL;
+	if (d->s.status == PS_AUTHFAIL)
+		log_err(_("Authorization failure on %s@%s%s"),
+		    d->s.q->o.remote, d->truename, "");
+	else if (d->s.status == PS_LOCKBUSY)
+		log_err(_("Lock-busy error on %s@%s"), d->s.q->o.remote,
+		    d->truename);
+	else if (d->s.status == PS_SERVBUSY)
+		log_err(_("Server busy error on %s@%s"), d->s.q->o.remote,
+		    d->truename);
+	if (d->s.status != 0)
+		return d->s.status;
+	if (d->limit_hit) {
+		unsigned long left = d->count - d->s.fetched;
+
+		log_info(left == 1 ?
+		    _("fetchlimit %d reached; %lu message left on server %s "
+		    "account %s") : _("fetchlimit %d reached; %lu messages "
+		    "left on server %s account %s"), d->s.q->o.fetchlimit.v,
+		    left, d->truename, d->s.q->o.remote);
+		return PS_MAXFETCH;
+	}
+	return d->s.fetched > 0 ? PS_SUCCESS : PS_NOMAIL;
+}
+
+/* Forget the UIDs the server no longer lists (after a clean poll). */
+static void
+uid_after_poll(struct drv *d, int st)
+{
+	struct uid_ref	*refs;
+	size_t		 i;
+
+	if (d->acct == NULL || (st != PS_SUCCESS && st != PS_NOMAIL &&
+	    st != PS_MAXFETCH) || d->dopts->check)
+		return;
+	refs = xcalloc(d->npresent ? d->npresent : 1, sizeof(*refs));
+	for (i = 0; i < d->npresent; i++) {
+		refs[i].uid = d->present[i];
+		refs[i].len = d->presentlen[i];
+	}
+	if (uid_forget_absent(d->uids, d->acct, refs, d->npresent) > 0)
+		d->uid_dirty = true;
+	free(refs);
+}
+
+/* Poll one query; returns its status. */
+static int
+poll_query(const struct cfg *c, const struct cfg_query *q,
+    const struct driver_opts *dopts, struct uid_store *uids)
+{
+	struct drv	 d;
+	char		 when[64];
+	time_t		 now = time(NULL);
+	int		 st;
+
+	memset(&d, 0, sizeof(d));
+	d.dopts = dopts;
+	d.cfg = c;
+	d.uids = uids;
+	d.s.q = q;
+	d.s.ops = &driver_ops;
+	d.s.arg = &d;
+	d.s.pollname = q->pollname;
+	d.s.host = q->o.via ? q->o.via : q->pollname;
+	d.s.password = q->o.password;
+	d.s.verbose = dopts->verbose;
+	d.s.check_only = dopts->check;
+	strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y", localtime(&now));
+	log_verbose(_("%s querying %s (protocol %s) at %s: poll started"),
+	    FETCHMAIL_COMPAT_VERSION, q->pollname, "POP3", when);
+	if ((st = supported(q)) == 0 &&
+	    (st = run_hook(q->o.preconnect, "pre")) == 0 &&
+	    (st = canonical_name(&d)) == 0) {
+		d.s.truename = d.truename;
+		d.acct = uid_account_add(uids, q->o.remote, d.s.host, NULL);
+		st = poll_session(&d);
+		conn_free(d.s.conn);
+		d.s.conn = NULL;
+		uid_after_poll(&d, st);
+		deliver_finish(&d);
+		if (run_hook(q->o.postconnect, "post") != 0 && st <= PS_NOMAIL)
+			st = PS_SYNTAX;
+	}
+	now = time(NULL);
+	strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y", localtime(&now));
+	log_verbose(_("%s querying %s (protocol %s) at %s: poll completed"),
+	    FETCHMAIL_COMPAT_VERSION, q->pollname, "POP3", when);
+	if (st != PS_SUCCESS && (st != PS_NOMAIL || dopts->verbose >= 2)) {
+		if (status_name(st) != NULL)
+			log_info(_("Query status=%d (%s)"), st, status_name(st));
+		else
+			log_info(_("Query status=%d"), st);
+	}
+	free(d.truename);
+	free(d.ipaddr);
+	return st;
+}
+
+/* Load the idfile; a broken one is reported, not fatal. */
+static struct uid_store *
+load_uids(const struct cfg *c)
+{
+	struct uid_store *u = uid_create(c->g.idfile);
+	size_t		 i;
+
+	if (uid_load(u) != 0)
+		log_err("%s", uid_error(u));
+	for (i = 0; i < uid_nwarnings(u); i++)
+		log_err("%s", uid_warning(u, i));
+	return u;
+}
+
+int
+driver_run(const struct cfg *c, const struct driver_opts *dopts)
+{
+	const struct cfg_query	*q;
+	struct uid_store	*uids = load_uids(c);
+	int			 st, last = PS_NOMAIL;
+	bool			 any_ok = false, any = false;
+
+	for (q = c->queries; q != NULL; q = q->next) {
+		if (dopts->named ? !q->selected : q->skip)
+			continue;
+		any = true;
+		st = poll_query(c, q, dopts, uids);
+		if (st == PS_SUCCESS)
+			any_ok = true;
+		last = st;
+		if (!dopts->check && uid_save(uids) != 0)
+			log_err("%s", uid_error(uids));
+	}
+	uid_free(uids);
+	log_progress_end();
+	if (!any)
+		return PS_NOMAIL;
+	st = any_ok ? PS_SUCCESS : last;
+	log_verbose(_("normal termination, status %d"), st);
+	return st;
+}

@@ -129,6 +129,18 @@ log_err(const char *fmt, ...)
 }
 
 void
+log_err_lines(const char *text)
+{
+	const char	*nl;
+
+	while ((nl = strchr(text, '\n')) != NULL) {
+		log_err("%.*s", (int)(nl - text), text);
+		text = nl + 1;
+	}
+	log_err("%s", text);
+}
+
+void
 log_info(const char *fmt, ...)
 {
 	va_list	ap;
@@ -210,8 +222,11 @@ log_progress_more(const char *fmt, ...)
 {
 	va_list	ap;
 
-	if (verbosity < 0 || !open_line)
+	if (verbosity < 0)
 		return;
+	/* a message in between ended the line: go on on a new one */
+	if (!open_line && !collecting() && daemonized)
+		fputs("fetchmail: ", stdout);
 	va_start(ap, fmt);
 	vprogress(fmt, ap);
 	va_end(ap);

@@ -26,13 +26,16 @@ void	log_close(void);
 
 /* Error: stderr, always shown (even with -s). */
 void	log_err(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* log_err() for each line of a multi-line text. */
+void	log_err_lines(const char *);
 /* Information shown at normal verbosity (not with -s). */
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* Shown with -v, and with -v -v. */
 void	log_verbose(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* Progress pieces: start a line (prefix rule above), add to it, end it.
- * Not shown with -s.  A log_* call in between ends the open line first. */
+ * Not shown with -s.  A log_* call in between ends the open line first;
+ * log_progress_more() then goes on on a line of its own. */
 void	log_progress(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_progress_more(const char *, ...)
 	    __attribute__((format(printf, 1, 2)));

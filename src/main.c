@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,8 @@
 #include "cfg.h"
 #include "cfg_resolve.h"
 #include "cfg_show.h"
+#include "driver.h"
+#include "log.h"
 #include "env.h"
 #include "options.h"
 #include "rcload.h"
@@ -46,6 +49,23 @@ active_queries(const struct cfg *c, bool named)
 		if (named ? q->selected : !q->skip)
 			n++;
 	return n;
+}
+
+/* Poll every active query once (daemon mode comes later). */
+static int
+poll_all(const struct cfg *c, const struct options *opt,
+    const struct fm_env *fe)
+{
+	struct driver_opts	 d;
+
+	memset(&d, 0, sizeof(d));
+	d.hostname = fe->hostname;
+	d.user = fe->user;
+	d.verbose = opt->silent ? -1 : opt->verbose;
+	d.check = opt->cl.check;
+	d.named = opt->cl.nhosts > 0;
+	log_set_verbosity(d.verbose);
+	return driver_run(c, &d);
 }
 
 /* Load, resolve and act on the configuration; returns the exit status. */
@@ -78,11 +98,8 @@ run(struct options *opt, struct fm_env *fe)
 			fprintf(stderr, "fetchmail: %s\n",
 			    _("no mailservers have been specified."));
 			status = 5;
-		} else {
-			fprintf(stderr, "fetchmail: %s\n",
-			    _("mail retrieval is not implemented in this build yet."));
-			status = 23;
-		}
+		} else
+			status = poll_all(c, opt, fe);
 	}
 	cfg_errors_free(&errs);
 	cfg_errors_free(&warn);
@@ -97,6 +114,7 @@ main(int argc, char **argv)
 	struct fm_env	fe;
 	int		status;
 
+	signal(SIGPIPE, SIG_IGN);	/* a vanished peer is an error, not death */
 	setlocale(LC_ALL, "");
 	bindtextdomain(PACKAGE, LOCALEDIR);
 	textdomain(PACKAGE);

@@ -33,6 +33,11 @@ typedef int	msg_out_fn(void *arg, const char *line, size_t len, int eol);
 
 /* Longest header block kept, in bytes (a longer one is an error). */
 #define MSG_HEADER_MAX	(64u * 1024 * 1024)
+/* Most header fields kept (more is an error, like a too long block). */
+#define MSG_FIELDS_MAX	(4u * 1024 * 1024)
+
+/* The fetchmail version we behave like ("fetchmail-6.4.37" in Received). */
+#define FETCHMAIL_COMPAT_VERSION	"6.4.37"
 
 /* Per-query settings of the header processing, borrowed. */
 struct msg_opts {
@@ -43,6 +48,9 @@ struct msg_opts {
 	const char	*pollname;	/* tracepolls: "polling NAME" */
 	const char	*remote;	/* tracepolls: "account USER" */
 	const char	*folder;	/* tracepolls: " folder F", or NULL */
+	const char	*user;		/* invoking user's login name (the
+					 * headerless "To: USER@LOCALHOST"),
+					 * NULL: remote */
 	bool		 tracepolls;
 	bool		 invisible;	/* no Received: line */
 	bool		 rewrite;	/* qualify bare local parts */
@@ -55,7 +63,12 @@ struct msg_opts {
 /* Facts about the message found while reading the header. */
 struct msg_info {
 	char		*sender;	/* envelope sender (allocated): the
-					 * address without <>, "" for <> */
+					 * address without <>; "" for <>
+					 * (then sender_null) or for none */
+	bool		 sender_null;	/* Return-Path: <>, the null sender:
+					 * MAIL FROM:<>, MDA %F "<>" */
+	char		*bad_line;	/* the first line that made
+					 * bad_header (allocated), or NULL */
 	bool		 bad_header;	/* a line that is not a header field
 					 * (see msg_opts.badheader_accept) */
 	bool		 had_nul;	/* NUL bytes were removed */
@@ -103,5 +116,17 @@ const char	*msg_error(const struct msg *);
 /* The Received: date, "Sat, 21 Nov 2026 22:39:27 +0000 (UTC)", into buf
  * (at least 64 bytes). */
 void		 msg_date(long long when, char *buf, size_t size);
+
+/*
+ * The SMTP/LMTP MAIL FROM address for the sender in info, as the
+ * reference sends it (caller frees): "" for the null sender; REMOTE@TRUE
+ * when there is none or it starts with "@"; ADDR@TRUE for an address
+ * without "@" or "!"; else the address.  TRUE is the truename, "[a.b.c.d]"
+ * for a dotted quad.  (BSMTP writes the sender as it is, or the invoking
+ * user's name when there is none; an MDA's %F is the sender, "<>" for the
+ * null sender.)
+ */
+char		*msg_smtp_sender(const struct msg_info *,
+		    const struct msg_opts *);
 
 #endif

@@ -1,2 +1,759 @@
-/* src/pop3.c: placeholder, being written. */
-typedef int pop3_placeholder;
+/*
+ * pop3.c: a POP3 session.  Commands are queued on the conn and sent in
+ * one write; with PIPELINING up to POP3_WINDOW commands are in flight,
+ * so RETR of the next messages and DELE of delivered ones travel while
+ * the current message streams to its sink.  Replies are matched to
+ * commands strictly in order (a FIFO of pending commands).
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "conn.h"
+#include "i18n.h"
+#include "log.h"
+#include "pop3.h"
+#include "pop3_parse.h"
+#include "session.h"
+#include "tls.h"
+#include "xmalloc.h"
+
+#define POP3_LINE_MAX	(64 * 1024)	/* longest reply line */
+#define POP3_CHUNK	(64 * 1024)	/* body piece handed to the sink */
+#define POP3_WINDOW	64		/* commands in flight, pipelining */
+
+enum pcmd {
+	PC_NONE,		/* no command: a message left alone */
+	PC_RETR,		/* RETR of a message to deliver */
+	PC_DELE,		/* DELE of a delivered message */
+	PC_SKIPDELE		/* DELE of a message deleted unread */
+};
+
+struct pending {
+	enum pcmd	 cmd;
+	size_t		 idx;		/* index into the listing */
+};
+
+struct pop3 {
+	struct session	*s;
+	struct conn	*c;
+	struct buf	*line;
+	struct pop3_caps caps;
+	char		*greeting;
+	struct pending	*fifo;		/* ring of in-flight commands */
+	size_t		 head, count, cap;
+	size_t		 inflight;	/* commands among them */
+	bool		 body_bol;	/* msgsrc: at a line start */
+	bool		 body_done;
+	bool		 body_err;
+	bool		 dele_failed;	/* a DELE got -ERR */
+};
+
+/* Report a connection failure and set the socket status. */
+static int
+io_fail(struct pop3 *p)
+{
+	struct session *s = p->s;
+
+	if (conn_error(p->c) != NULL)
+		log_err("%s", conn_error(p->c));
+	log_err(_("socket error while fetching from %s@%s"), s->q->o.remote,
+	    s->pollname);
+	s->status = PS_SOCKET;
+	return -1;
+}
+
+/* Read one reply line; POP3_OK/POP3_ERR/POP3_CONT with *text, or -1. */
+static int
+reply(struct pop3 *p, const char **text, size_t *tlen)
+{
+	const char	*t;
+	size_t		 tl;
+	int		 st;
+
+	if (conn_flush(p->c) != 0 || conn_getline(p->c, p->line,
+	    POP3_LINE_MAX) != 1)
+		return io_fail(p);
+	st = pop3_status(buf_data(p->line), buf_len(p->line), &t, &tl);
+	if (st == POP3_BAD) {
+		char *e = log_escape(buf_data(p->line), buf_len(p->line));
+
+		log_err(_("protocol error from %s: %s"), p->s->truename, e);
+		free(e);
+		p->s->status = PS_PROTOCOL;
+		return -1;
+	}
+	if (text != NULL) {
+		*text = t;
+		*tlen = tl;
+	}
+	return st;
+}
+
+/* Queue a command line (CRLF added). */
+static int
+sendf(struct pop3 *p, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+	int	 r;
+
+	va_start(ap, fmt);
+	s = xvasprintf(fmt, ap);
+	va_end(ap);
+	r = conn_printf(p->c, "%s\r\n", s);
+	xexplicit_bzero(s, strlen(s));
+	free(s);
+	return r == 0 ? 0 : io_fail(p);
+}
+
+/* Send a command and read its status line (lock-step). */
+static int
+command(struct pop3 *p, const char **text, size_t *tlen, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+	int	 r;
+
+	va_start(ap, fmt);
+	s = xvasprintf(fmt, ap);
+	va_end(ap);
+	r = conn_printf(p->c, "%s\r\n", s);
+	xexplicit_bzero(s, strlen(s));
+	free(s);
+	if (r != 0)
+		return io_fail(p);
+	return reply(p, text, tlen);
+}
+
+/* Read a multi-line body up to ".", calling fn for each unstuffed line. */
+static int
+multiline(struct pop3 *p, void (*fn)(void *, const char *, size_t),
+    void *arg)
+{
+	size_t	skip;
+
+	for (;;) {
+		if (conn_getline(p->c, p->line, POP3_LINE_MAX) != 1)
+			return io_fail(p);
+		if (pop3_multiline_end(buf_data(p->line), buf_len(p->line),
+		    &skip))
+			return 0;
+		if (fn != NULL)
+			fn(arg, buf_data(p->line) + skip,
+			    buf_len(p->line) - skip);
+	}
+}
+
+static void
+capa_line(void *arg, const char *line, size_t len)
+{
+	pop3_parse_capa(arg, line, len);
+}
+
+/* CAPA; a -ERR leaves caps.capa false. */
+static int
+capa(struct pop3 *p)
+{
+	int	r;
+
+	memset(&p->caps, 0, sizeof(p->caps));
+	p->caps.login_delay = -1;
+	if ((r = command(p, NULL, NULL, "CAPA")) < 0)
+		return -1;
+	if (r != POP3_OK)
+		return 0;
+	p->caps.capa = true;
+	return multiline(p, capa_line, &p->caps);
+}
+
+/* Map a -ERR during login to the status the reference uses. */
+static int
+login_error(struct pop3 *p, const char *text, size_t len)
+{
+	struct session *s = p->s;
+	char	*e = log_escape(text, len);
+
+	switch (pop3_errclass(text, len)) {
+	case POP3_E_LOCKED:
+		log_err("%s", e);
+		log_err("%s", _("lock busy!  Is another session active?"));
+		s->status = PS_LOCKBUSY;
+		break;
+	case POP3_E_BUSY:
+		log_err("%s", e);
+		s->status = PS_SERVBUSY;
+		break;
+	default:
+		log_err("%s", e);
+		s->status = PS_AUTHFAIL;
+		break;
+	}
+	free(e);
+	return -1;
+}
+
+/* STLS and the handshake; re-reads the capabilities.  -1 on failure. */
+static int
+stls(struct pop3 *p, const struct pop3_tls *t)
+{
+	struct session	*s = p->s;
+	char		*cause = NULL;
+	const char	*txt;
+	size_t		 tl;
+	int		 r;
+
+	if ((r = command(p, &txt, &tl, "STLS")) < 0)
+		return -1;
+	if (r != POP3_OK) {
+		char *e = log_escape(txt, tl);
+
+		log_err("%s", e);
+		free(e);
+	} else if (conn_starttls(p->c, t->opts, &cause) != 0) {
+		log_err_lines(cause ? cause : "?");
+		free(cause);
+	} else {
+		session_tls_report(s);
+		log_verbose(_("%s: upgrade to TLS succeeded."), t->opts->host);
+		return capa(p);
+	}
+	log_err(_("%s: upgrade to TLS failed."), t->opts->host);
+	log_err(_("Socket or TLS error on %s@%s"), s->q->o.remote, s->host);
+	log_err(_("socket error while fetching from %s@%s"), s->q->o.remote,
+	    s->pollname);
+	s->status = PS_SOCKET;
+	return -1;
+}
+
+/* The TLS decision after the first CAPA. */
+static int
+tls_step(struct pop3 *p, const struct pop3_tls *t)
+{
+	struct session *s = p->s;
+
+	if (t->mode == 2) {
+		if (!p->caps.capa) {
+			log_err("%s", _("STLS is mandatory for this session, "
+			    "but server refused CAPA command."));
+			log_err("%s", _("CAPA command support is, however, "
+			    "necessary for STLS."));
+			s->status = PS_SOCKET;
+			return -1;
+		}
+		return stls(p, t);
+	}
+	if (t->mode == 1 && p->caps.stls)
+		return stls(p, t);
+	if (t->mode == 0 && t->proto_empty && p->caps.stls)
+		log_verbose(_("%s: WARNING: server offered STLS, but sslproto "
+		    "'' given."), s->host);
+	return 0;
+}
+
+/* AUTH CRAM-MD5 (RFC 2195 over RFC 5034). */
+static int
+auth_cram(struct pop3 *p)
+{
+	const char	*t;
+	size_t		 tl, chlen;
+	char		*ch, *resp, *b64;
+	int		 r;
+
+	if ((r = command(p, &t, &tl, "AUTH CRAM-MD5")) < 0)
+		return -1;
+	if (r != POP3_CONT)
+		return login_error(p, t, tl);
+	ch = auth_b64_decode(t, tl, &chlen);
+	if (ch == NULL) {
+		log_err("%s", _("malformed CRAM-MD5 challenge"));
+		(void)command(p, NULL, NULL, "*");
+		p->s->status = PS_AUTHFAIL;
+		return -1;
+	}
+	resp = auth_cram_md5(p->s->q->o.remote, p->s->password, ch, chlen);
+	free(ch);
+	if (resp == NULL) {
+		p->s->status = PS_AUTHFAIL;
+		return -1;
+	}
+	b64 = auth_b64_encode(resp, strlen(resp));
+	free(resp);
+	r = command(p, &t, &tl, "%s", b64);
+	free(b64);
+	if (r < 0)
+		return -1;
+	return r == POP3_OK ? 0 : login_error(p, t, tl);
+}
+
+/* USER and PASS (PASS masked in the transcript). */
+static int
+auth_user(struct pop3 *p)
+{
+	const char	*t;
+	size_t		 tl;
+	int		 r;
+
+	if ((r = command(p, &t, &tl, "USER %s", p->s->q->o.remote)) < 0)
+		return -1;
+	if (r != POP3_OK)
+		return login_error(p, t, tl);
+	conn_mask_next(p->c, CONN_MASK_WORD);
+	if ((r = command(p, &t, &tl, "PASS %s", p->s->password)) < 0)
+		return -1;
+	return r == POP3_OK ? 0 : login_error(p, t, tl);
+}
+
+/* APOP with the greeting's timestamp. */
+static int
+auth_apop_cmd(struct pop3 *p)
+{
+	const char	*ts, *t;
+	size_t		 tslen, tl;
+	char		*d;
+	int		 r;
+
+	r = pop3_apop_timestamp(p->greeting, strlen(p->greeting), &ts, &tslen);
+	if (r != 0) {
+		log_err("%s", r > 0 ?
+		    _("Required APOP timestamp not found in greeting") :
+		    _("Timestamp syntax error in greeting"));
+		p->s->status = PS_AUTHFAIL;
+		return -1;
+	}
+	if ((d = auth_apop(ts, tslen, p->s->password)) == NULL) {
+		p->s->status = PS_AUTHFAIL;
+		return -1;
+	}
+	r = command(p, &t, &tl, "APOP %s %s", p->s->q->o.remote, d);
+	free(d);
+	if (r < 0)
+		return -1;
+	return r == POP3_OK ? 0 : login_error(p, t, tl);
+}
+
+/* Log in as the configured method asks. */
+static int
+authenticate(struct pop3 *p)
+{
+	const struct cfg_opts *o = &p->s->q->o;
+
+	if (p->s->password == NULL) {
+		log_err(_("No password for %s@%s."), o->remote, p->s->pollname);
+		p->s->status = PS_AUTHFAIL;
+		return -1;
+	}
+	if (o->proto == P_APOP)
+		return auth_apop_cmd(p);
+	switch (o->auth) {
+	case A_CRAM_MD5:
+		return auth_cram(p);
+	case A_ANY:
+		if (p->caps.sasl_cram_md5)
+			return auth_cram(p);
+		return auth_user(p);
+	case A_PASSWORD:
+		return auth_user(p);
+	default:
+		log_err(_("authentication method %s is not supported for POP3 "
+		    "in this build"), cfg_auth_name(o->auth));
+		p->s->status = PS_AUTHFAIL;
+		return -1;
+	}
+}
+
+/* ---------------------------------------------------------- listing */
+
+struct listing {
+	struct msgref	*m;
+	size_t		 n;
+	bool		 bad;
+};
+
+static void
+uidl_line(void *arg, const char *line, size_t len)
+{
+	struct listing	*l = arg;
+	unsigned long	 num;
+	const char	*uid;
+	size_t		 ulen;
+
+	if (pop3_parse_uidl(line, len, &num, &uid, &ulen) != 0) {
+		l->bad = true;
+		return;
+	}
+	if (num < 1 || num > l->n || l->m[num - 1].uid != NULL)
+		return;
+	l->m[num - 1].uid = xstrndup(uid, ulen);
+	l->m[num - 1].uidlen = ulen;
+}
+
+static void
+list_line(void *arg, const char *line, size_t len)
+{
+	struct listing		*l = arg;
+	unsigned long		 num;
+	unsigned long long	 size;
+
+	if (pop3_parse_list(line, len, &num, &size) != 0)
+		return;
+	if (num >= 1 && num <= l->n)
+		l->m[num - 1].size = size;
+}
+
+/* STAT, UIDL and LIST (sent together with PIPELINING). */
+static int
+list_mailbox(struct pop3 *p, struct listing *l, unsigned long long *octets)
+{
+	const char	*t;
+	size_t		 tl;
+	unsigned long	 count;
+	bool		 pipe = p->caps.pipelining, uidl_ok = false;
+	int		 r;
+
+	if (sendf(p, "STAT") != 0)
+		return -1;
+	if (pipe && (sendf(p, "UIDL") != 0 || sendf(p, "LIST") != 0))
+		return -1;
+	if ((r = reply(p, &t, &tl)) < 0)
+		return -1;
+	if (r != POP3_OK || pop3_parse_stat(t, tl, &count, octets) != 0) {
+		log_err("%s", _("protocol error: bad STAT reply"));
+		p->s->status = PS_PROTOCOL;
+		return -1;
+	}
+	if (count > 10000000) {
+		log_err("%s", _("protocol error: bad STAT reply"));
+		p->s->status = PS_PROTOCOL;
+		return -1;
+	}
+	l->n = count;
+	l->m = xcalloc(count ? count : 1, sizeof(*l->m));
+	for (size_t i = 0; i < count; i++)
+		l->m[i].num = i + 1;
+	if (!pipe && count == 0)
+		return 0;
+	if (!pipe && sendf(p, "UIDL") != 0)
+		return -1;
+	if ((r = reply(p, NULL, NULL)) < 0)
+		return -1;
+	if (r == POP3_OK && multiline(p, uidl_line, l) != 0)
+		return -1;
+	uidl_ok = r == POP3_OK;
+	if (l->bad) {
+		log_err("%s", _("Cannot handle UIDL response from upstream "
+		    "server."));
+		p->s->status = PS_PROTOCOL;
+		return -1;
+	}
+	if (!pipe && sendf(p, "LIST") != 0)
+		return -1;
+	if ((r = reply(p, NULL, NULL)) < 0)
+		return -1;
+	if (r == POP3_OK && multiline(p, list_line, l) != 0)
+		return -1;
+	if (r != POP3_OK) {
+		log_err("%s", _("protocol error: the server refused LIST"));
+		p->s->status = PS_PROTOCOL;
+		return -1;
+	}
+	if (!uidl_ok && p->s->q->o.keep == FLAG_TRUE &&
+	    p->s->q->o.fetchall != FLAG_TRUE) {
+		/* without UIDs, kept mail would be fetched again and again */
+		log_err("%s", _("the server refused UIDL: cannot tell new "
+		    "messages from old ones with keep; leaving them on the "
+		    "server"));
+		p->s->status = PS_PROTOCOL;
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------- retrieval */
+
+/* msgsrc: the next line of a RETR body, unstuffed; 0 at ".". */
+static int
+body_next(void *ctx, struct buf *line, int *eol)
+{
+	struct pop3	*p = ctx;
+	size_t		 skip = 0;
+
+	if (p->body_done)
+		return 0;
+	if (p->body_err)
+		return -1;
+	if (conn_getchunk(p->c, line, POP3_CHUNK) != 1) {
+		p->body_err = true;
+		return -1;
+	}
+	*eol = conn_eol(p->c);
+	if (p->body_bol && *eol != CONN_EOL_NONE &&
+	    pop3_multiline_end(buf_data(line), buf_len(line), &skip)) {
+		p->body_done = true;
+		return 0;
+	}
+	if (p->body_bol && buf_len(line) > 0 && buf_data(line)[0] == '.')
+		skip = 1;
+	if (skip)
+		buf_consume(line, skip);
+	p->body_bol = *eol != CONN_EOL_NONE;
+	return 1;
+}
+
+static void
+push(struct pop3 *p, enum pcmd cmd, size_t idx)
+{
+	if (p->count == p->cap) {
+		size_t		 ncap = p->cap ? p->cap * 2 : 16, i;
+		struct pending	*nf = xcalloc(ncap, sizeof(*nf));
+
+		for (i = 0; i < p->count; i++)
+			nf[i] = p->fifo[(p->head + i) % p->cap];
+		free(p->fifo);
+		p->fifo = nf;
+		p->head = 0;
+		p->cap = ncap;
+	}
+	p->fifo[(p->head + p->count) % p->cap].cmd = cmd;
+	p->fifo[(p->head + p->count) % p->cap].idx = idx;
+	p->count++;
+	if (cmd != PC_NONE)
+		p->inflight++;
+}
+
+static struct pending
+pop(struct pop3 *p)
+{
+	struct pending	e = p->fifo[p->head];
+
+	p->head = (p->head + 1) % p->cap;
+	p->count--;
+	if (e.cmd != PC_NONE)
+		p->inflight--;
+	return e;
+}
+
+/* Queue DELE for message m. */
+static int
+queue_dele(struct pop3 *p, struct msgref *m, size_t idx)
+{
+	if (sendf(p, "DELE %lu", m->num) != 0)
+		return -1;
+	push(p, PC_DELE, idx);
+	return 0;
+}
+
+/* Read the reply to a DELE. */
+static int
+dele_reply(struct pop3 *p, struct msgref *m)
+{
+	const char	*t;
+	size_t		 tl;
+	int		 r;
+
+	if ((r = reply(p, &t, &tl)) < 0)
+		return -1;
+	if (r != POP3_OK) {
+		char *e = log_escape(t, tl);
+
+		log_err(_("DELE %lu failed: %s"), m->num, e);
+		free(e);
+		p->dele_failed = true;
+	} else {
+		p->s->deleted++;
+		p->s->ops->dele_ok(p->s, m);
+	}
+	return 0;
+}
+
+/* Read a RETR reply and hand the body to the driver. */
+static int
+retr_reply(struct pop3 *p, struct msgref *m, size_t idx)
+{
+	struct session	*s = p->s;
+	struct msgsrc	 src = { body_next, p };
+	const char	*t;
+	size_t		 tl;
+	enum msg_fate	 fate;
+	int		 r;
+
+	if ((r = reply(p, &t, &tl)) < 0)
+		return -1;
+	if (r != POP3_OK) {
+		char *e = log_escape(t, tl);
+
+		log_err(_("RETR %lu failed: %s"), m->num, e);
+		free(e);
+		return 0;
+	}
+	p->body_bol = true;
+	p->body_done = p->body_err = false;
+	conn_set_trace(p->c, NULL, NULL);	/* bodies are not traced */
+	fate = s->stop ? FATE_KEEP : s->ops->deliver(s, m, &src);
+	if (s->verbose >= 1)
+		conn_set_trace(p->c, session_trace, "POP3");
+	if (fate == FATE_ABORT)
+		return p->body_err ? io_fail(p) : -1;
+	if (!p->body_done) {
+		/* the driver stopped early: drain to stay in step */
+		struct buf	*junk = buf_create(POP3_CHUNK);
+		int		 eol, k;
+
+		while ((k = body_next(p, junk, &eol)) == 1)
+			;
+		buf_free(junk);
+		if (k < 0)
+			return io_fail(p);
+	}
+	if (p->body_err)
+		return io_fail(p);
+	if (fate == FATE_DELETE)
+		return queue_dele(p, m, idx);
+	return 0;
+}
+
+/* Queue the plan's commands in message order while the window has
+ * room: RETR for messages to fetch, DELE for those to delete unread, a
+ * marker for those left alone (so they are announced in order). */
+static int
+fill(struct pop3 *p, struct listing *l, size_t *next, size_t window)
+{
+	while (p->inflight < window && *next < l->n && !p->s->stop) {
+		struct msgref *m = &l->m[*next];
+
+		if (m->action == MSGA_FETCH) {
+			if (sendf(p, "RETR %lu", m->num) != 0)
+				return -1;
+			push(p, PC_RETR, *next);
+		} else if (m->action == MSGA_DELETE) {
+			if (sendf(p, "DELE %lu", m->num) != 0)
+				return -1;
+			push(p, PC_SKIPDELE, *next);
+		} else
+			push(p, PC_NONE, *next);
+		(*next)++;
+	}
+	return conn_flush(p->c) == 0 ? 0 : io_fail(p);
+}
+
+/* Carry out the plan in message order, pipelined: replies are read in
+ * the order the commands went out. */
+static int
+run_plan(struct pop3 *p, struct listing *l)
+{
+	struct session	*s = p->s;
+	size_t		 window = p->caps.pipelining ? POP3_WINDOW : 1;
+	size_t		 next = 0;
+	struct pending	 e;
+	int		 r;
+
+	for (;;) {
+		if (fill(p, l, &next, window) != 0)
+			return -1;
+		if (p->count == 0)
+			return 0;
+		e = pop(p);
+		switch (e.cmd) {
+		case PC_NONE:
+			s->ops->skipped(s, &l->m[e.idx]);
+			r = 0;
+			break;
+		case PC_SKIPDELE:
+			s->ops->skipped(s, &l->m[e.idx]);
+			r = dele_reply(p, &l->m[e.idx]);
+			break;
+		case PC_DELE:
+			r = dele_reply(p, &l->m[e.idx]);
+			break;
+		default:
+			r = retr_reply(p, &l->m[e.idx], e.idx);
+			break;
+		}
+		if (r != 0)
+			return -1;
+	}
+}
+
+/* QUIT; deletions count only after its +OK. */
+static int
+quit(struct pop3 *p)
+{
+	int	r;
+
+	if ((r = command(p, NULL, NULL, "QUIT")) < 0)
+		return -1;
+	if (r != POP3_OK) {
+		log_err("%s", _("protocol error: the server refused QUIT"));
+		p->s->status = PS_PROTOCOL;
+		return -1;
+	}
+	p->s->ops->committed(p->s);
+	if (p->dele_failed) {
+		log_err("%s", _("client/server synchronization error: the "
+		    "server refused to delete a message"));
+		p->s->status = PS_ERROR;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+listing_free(struct listing *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->m[i].uid);
+	free(l->m);
+}
+
+/* Greeting, capabilities, TLS, login. */
+static int
+login(struct pop3 *p, const struct pop3_tls *t)
+{
+	struct session	*s = p->s;
+	const char	*txt;
+	size_t		 tl;
+	int		 r;
+
+	if ((r = reply(p, &txt, &tl)) < 0)
+		return -1;
+	if (r != POP3_OK)
+		return login_error(p, txt, tl);
+	p->greeting = xstrndup(txt, tl);
+	if ((t->mode == 1 || t->mode == 2 || t->proto_empty ||
+	    s->q->o.auth != A_PASSWORD) && s->q->o.proto != P_APOP &&
+	    capa(p) != 0)
+		return -1;
+	if (t->mode != 3 && tls_step(p, t) != 0)
+		return -1;
+	if (authenticate(p) != 0)
+		return -1;
+	s->authenticated = true;
+	return 0;
+}
+
+int
+pop3_session(struct session *s, const struct pop3_tls *t)
+{
+	struct pop3		 p;
+	struct listing		 l = { 0 };
+	unsigned long long	 octets = 0;
+	int			 r = -1;
+
+	memset(&p, 0, sizeof(p));
+	p.s = s;
+	p.c = s->conn;
+	p.line = buf_create(POP3_LINE_MAX);
+	if (login(&p, t) == 0 && list_mailbox(&p, &l, &octets) == 0 &&
+	    s->ops->plan(s, l.m, l.n, octets) == 0 && run_plan(&p, &l) == 0 &&
+	    quit(&p) == 0)
+		r = 0;
+	listing_free(&l);
+	free(p.fifo);
+	free(p.greeting);
+	buf_free(p.line);
+	return r;
+}

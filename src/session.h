@@ -1,1 +1,113 @@
-/* placeholder */
+/*
+ * session.h: the runtime state of one poll of one query, shared by the
+ * driver and the protocol modules.  A protocol gets the session, talks
+ * to the server through s->conn, and hands every decision about
+ * messages (which to fetch, where a fetched one goes, whether it may be
+ * deleted) back to the driver through s->ops.  Protocols never see
+ * sinks; the driver never sees protocol commands.
+ */
+#ifndef SESSION_H
+#define SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cfg.h"
+#include "msg.h"
+
+struct conn;
+
+/* fetchmail's status codes (the exit codes, plus internal ones). */
+#define PS_SUCCESS	0
+#define PS_NOMAIL	1
+#define PS_SOCKET	2
+#define PS_AUTHFAIL	3
+#define PS_PROTOCOL	4
+#define PS_SYNTAX	5
+#define PS_IOERR	6
+#define PS_ERROR	7
+#define PS_EXCLUDE	8
+#define PS_LOCKBUSY	9
+#define PS_SMTP		10
+#define PS_DNS		11
+#define PS_BSMTP	12
+#define PS_MAXFETCH	13
+#define PS_SERVBUSY	14
+#define PS_UNDEFINED	23
+
+/* What the driver decided for one message of the listing. */
+enum msg_action {
+	MSGA_SKIP = 0,		/* leave it on the server, untouched */
+	MSGA_FETCH,		/* retrieve and deliver it */
+	MSGA_DELETE		/* delete it without fetching (flush,
+				 * limitflush, already delivered) */
+};
+
+/* One message of the server's listing. */
+struct msgref {
+	unsigned long		 num;	/* message number, from 1 */
+	unsigned long long	 size;	/* octets, as the server says */
+	char			*uid;	/* NULL when the server has no UIDs */
+	size_t			 uidlen;
+	enum msg_action		 action;
+	bool			 old;	/* seen in an earlier poll */
+	bool			 oversized;
+};
+
+/* What became of a fetched message. */
+enum msg_fate {
+	FATE_DELETE,		/* delivered (or refused for good): delete */
+	FATE_KEEP,		/* leave it on the server */
+	FATE_ABORT		/* stop the poll (s->status says why) */
+};
+
+struct session;
+
+struct session_ops {
+	/* The listing is complete: set each message's action and print
+	 * the summary.  0, or -1 to end the poll (status set). */
+	int		(*plan)(struct session *, struct msgref *, size_t n,
+			    unsigned long long octets);
+	/* A message the plan did not fetch reached its turn (in order):
+	 * print what the reference prints for it. */
+	void		(*skipped)(struct session *, const struct msgref *);
+	/* Deliver the message whose lines src yields.  The source must be
+	 * read to its end unless FATE_ABORT is returned.  Before
+	 * FATE_DELETE the driver has recorded the UID durably. */
+	enum msg_fate	(*deliver)(struct session *, const struct msgref *,
+			    struct msgsrc *);
+	/* The server accepted the deletion of a message (not yet
+	 * committed). */
+	void		(*dele_ok)(struct session *, const struct msgref *);
+	/* The server confirmed the end of the session (POP3 QUIT +OK):
+	 * the accepted deletions are committed. */
+	void		(*committed)(struct session *);
+};
+
+struct session {
+	const struct cfg_query	*q;
+	const struct session_ops *ops;
+	void			*arg;		/* the driver's state */
+	struct conn		*conn;
+	const char		*host;		/* via, else poll name */
+	const char		*truename;	/* for messages and Received */
+	const char		*pollname;
+	const char		*password;
+	int			 verbose;
+	int			 status;	/* PS_* of the poll so far */
+	bool			 check_only;	/* -c */
+	bool			 authenticated;
+	bool			 stop;		/* fetch no more messages (the
+						 * sink failed); still QUIT */
+	/* counters the driver keeps */
+	unsigned long		 fetched, deleted, left;
+};
+
+/* After a TLS handshake: the certificate lines -v shows and the
+ * warning of an unverified connection. */
+void	session_tls_report(struct session *);
+
+/* Transcript prefixes ("POP3"), used by the connection trace hook. */
+void	session_trace(void *arg, int dir, const char *line, size_t len);
+
+#endif

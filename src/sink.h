@@ -123,11 +123,21 @@ const char	*sink_rcpt_addr(const struct sink *, size_t);
 enum sink_result sink_rcpt_result(const struct sink *, size_t);
 /* Number of recipients accepted so far. */
 size_t		 sink_naccepted(const struct sink *);
+/* The listener's reply line about recipient i (RCPT, or LMTP end of
+ * data), "" if none; for bounces.  Borrowed until the next message. */
+const char	*sink_rcpt_reply(const struct sink *, size_t);
 
 /* Text of the last failure (reply line or errno text); borrowed. */
 const char	*sink_error(const struct sink *);
 /* Name of the host in use ("localhost", "/run/lmtp"), "" if none. */
 const char	*sink_host(const struct sink *);
+/* Whether %T, %F or %s appear inside single quotes in an MDA command
+ * (the reference refuses such a command). */
+bool		 sink_mda_quoted_expansion(const char *mda);
+/* The letter of the first such expansion ('T', 'F', 's' or '%' as in
+ * "single-quoted %T expansion"), 0 if none. */
+int		 sink_mda_quoted_expansion_char(const char *mda);
+
 /* Protocol word for messages: "SMTP", "LMTP", "MDA", "BSMTP". */
 const char	*sink_name(const struct sink *);
 

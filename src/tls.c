@@ -53,6 +53,7 @@ struct tls {
 	int		 verr;		/* first verification error */
 	int		 vdepth;
 	char		*vsubject;
+	char		*vcn;		/* its common name */
 	struct tls_info	 info;
 };
 
@@ -86,6 +87,7 @@ static int	 tls_verify_cb(int, X509_STORE_CTX *);
 static char	*tls_ossl_error(const char *);
 static char	*tls_fail_reason(struct tls *, int, int);
 static char	*tls_verify_reason(const struct tls *, long);
+static char	*tls_cn(X509_NAME *);
 static int	 tls_check_peer(struct tls *, char **);
 static int	 tls_pin_match(struct tls *, char **);
 static int	 tls_fill_info(struct tls *, X509 *);
@@ -318,8 +320,10 @@ tls_verify_cb(int ok, X509_STORE_CTX *xs)
 		return ok;
 	t->verr = X509_STORE_CTX_get_error(xs);
 	t->vdepth = X509_STORE_CTX_get_error_depth(xs);
-	if ((cert = X509_STORE_CTX_get_current_cert(xs)) != NULL)
+	if ((cert = X509_STORE_CTX_get_current_cert(xs)) != NULL) {
 		t->vsubject = tls_dn(X509_get_subject_name(cert));
+		t->vcn = tls_cn(X509_get_subject_name(cert));
+	}
 	return ok;
 }
 
@@ -373,20 +377,45 @@ tls_fail_reason(struct tls *t, int r, int e)
 	return s;
 }
 
-/* Explain verification error code v; caller frees. */
+/* Explain verification error code v in the reference's words (one or
+ * two lines); caller frees. */
 static char *
 tls_verify_reason(const struct tls *t, long v)
 {
-	const char	*subj = t->vsubject != NULL ? t->vsubject : "?";
-
 	if (v == X509_V_ERR_HOSTNAME_MISMATCH ||
 	    v == X509_V_ERR_IP_ADDRESS_MISMATCH)
-		return xasprintf(_("server certificate does not match the "
-		    "host name \"%s\" (certificate subject %s)"),
-		    t->host != NULL ? t->host : "", subj);
-	return xasprintf(_("server certificate verification failed: %s "
-	    "(depth %d, subject %s)"), X509_verify_cert_error_string(v),
-	    t->vdepth, subj);
+		return xasprintf(_("Server CommonName mismatch: %s != %s\n"
+		    "Server certificate verification error: %s"),
+		    t->vcn != NULL ? t->vcn : "?",
+		    t->host != NULL ? t->host : "",
+		    X509_verify_cert_error_string(v));
+	return xasprintf(_("Server certificate verification error: %s"),
+	    X509_verify_cert_error_string(v));
+}
+
+/* The first common name of a DN, printable; NULL if none. */
+static char *
+tls_cn(X509_NAME *name)
+{
+	int		 i;
+	X509_NAME_ENTRY	*e;
+	ASN1_STRING	*d;
+	unsigned char	*u = NULL;
+	char		*r;
+	int		 n, k;
+
+	if (name == NULL ||
+	    (i = X509_NAME_get_index_by_NID(name, NID_commonName, -1)) < 0 ||
+	    (e = X509_NAME_get_entry(name, i)) == NULL ||
+	    (d = X509_NAME_ENTRY_get_data(e)) == NULL ||
+	    (n = ASN1_STRING_to_UTF8(&u, d)) < 0)
+		return NULL;
+	r = xmalloc((size_t)n + 1);
+	for (k = 0; k < n; k++)
+		r[k] = u[k] < 0x20 || u[k] == 0x7f ? '?' : (char)u[k];
+	r[n] = '\0';
+	OPENSSL_free(u);
+	return r;
 }
 
 /* After the handshake: collect info, check the pin, note warnings. */
@@ -449,8 +478,9 @@ tls_pin_match(struct tls *t, char **cause)
 		return 0;
 	}
 	free(got);
-	*cause = xasprintf(_("server certificate %s fingerprint %s does not "
-	    "match sslfingerprint"), kind, fp);
+	(void)kind;
+	*cause = xasprintf(_("%s fingerprints do not match!"),
+	    t->host != NULL ? t->host : "");
 	return -1;
 }
 
@@ -674,5 +704,6 @@ tls_free(struct tls *t)
 	free(t->pin);
 	free(t->error);
 	free(t->vsubject);
+	free(t->vcn);
 	free(t);
 }

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Run the fuzz targets for a bounded time each (TAP): the rcfile parser
 # seeded with the golden rcfiles, the .netrc reader and the POP3 reply
-# parsers and the UID store seeded with a few samples.  FUZZ_SECONDS sets each budget (default 30).
+# parsers, the UID store and the message header processing seeded with a
+# few samples.  FUZZ_SECONDS sets each budget (default 30).
 set -u
 top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${top_builddir:-.}
-echo "1..4"
+echo "1..5"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 
@@ -44,3 +45,9 @@ fuzz fuzz_pop3 "$work/pop3"
 mkdir "$work/ids"
 printf 'alice@pop.example.com whqtsw\nbob@h 1.2\nbob@h/INBOX 7 %%uidvalidity\n' >"$work/ids/1"
 fuzz fuzz_uidstore "$work/ids"
+mkdir "$work/msg"
+printf '\000Return-Path: <rp@example.net>\r\nFrom: "Q, x" <a@x>, (c) bob\r\nTo: alice, <b> (B),\r\n carol;\r\nReceived: from mx\r\n\r\nbody\r\n' >"$work/msg/1"
+printf '\002Sender: host!bob\nCc: grp: a, "b\\" c"@d;, <>\nStatus:\nX-IMAP: 1\nMIME-Version: 1.0\nContent-Transfer-Encoding: 8bit\n\nx\n' >"$work/msg/2"
+printf '\001\nheaderless body\n' >"$work/msg/3"
+printf '\000From x\n>From y\nbad line\nTo: a\\,b, ,,c(d (e) f) <g\n >\nX-N: \000\n' >"$work/msg/4"
+fuzz fuzz_msg "$work/msg"

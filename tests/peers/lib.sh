@@ -996,3 +996,237 @@ peers_header() {
 		v = substr($0, length(n) + 2); sub(/^[ \t]+/, "", v); found = 1 }
 	    END { if (found) print v }'
 }
+
+# ------------------------------------------- retrieve/tls helpers (added
+# for tests/retrieve.sh and tests/tls.sh; self-contained, new names only)
+
+# peers_msg_strip PREFIX FILE [DATESFILE]: print the delivered message FILE
+# normalised for comparison with what was injected: a CR before each LF
+# removed; the leading header fields the receiving side adds, named in
+# PREFIX (space-separated, in order, e.g. "Return-Path X-Original-To
+# Delivered-To Received" for Postfix virtual(8), "Return-Path Delivered-To
+# Received" for Dovecot LMTP, "" for an MDA or BSMTP) removed; and in the
+# first Received field containing "(fetchmail-" the date (the text after
+# the last "; ") replaced by DATE; that date is appended to DATESFILE.
+# Problems (prefix names differ, no fetchmail Received) appear as lines
+# starting with "!!! " in the output, so a comparison fails.
+peers_msg_strip() {
+	local -; set +e
+	LC_ALL=C awk -v prefix="$1" -v dates="${3:-/dev/null}" '
+	function flush_field(   d, i) {
+		if (field == "") return
+		if (np < npre) {
+			np++
+			if (tolower(fname) != tolower(pre[np]))
+				print "!!! receiver-added field " np ": expected " pre[np] ", got " fname
+			field = ""; return
+		}
+		if (!got && tolower(fname) == "received" && index(field, "(fetchmail-")) {
+			got = 1
+			i = match(field, /; [^;]*\n$/)
+			if (i) {
+				d = substr(field, RSTART + 2, RLENGTH - 3)
+				print d >> dates
+				field = substr(field, 1, RSTART + 1) "DATE\n"
+			}
+		}
+		printf "%s", field
+		field = ""
+	}
+	BEGIN { npre = split(prefix, pre, " "); np = 0; inhdr = 1 }
+	{ sub(/\r$/, "") }
+	inhdr && /^[ \t]/ && field != "" { field = field $0 "\n"; next }
+	inhdr && /^$/ {
+		flush_field(); inhdr = 0
+		if (np < npre) print "!!! receiver-added fields missing"
+		if (!got) print "!!! no fetchmail Received field"
+		print; next }
+	inhdr { flush_field(); fname = $0; sub(/:.*/, "", fname); field = $0 "\n"; next }
+	{ print }
+	END { if (inhdr) { flush_field(); if (!got) print "!!! no fetchmail Received field" } }
+	' "$2"
+}
+
+# peers_msg_expect FILE RECEIVED: the injected message FILE as it should
+# look after delivery and peers_msg_strip: CR before LF removed and the
+# text RECEIVED (fetchmail's Received field with DATE for the date, lines
+# ending in LF; a missing final LF is supplied) inserted before the first Received: line of the header, or
+# at the top when the header has none (fetchmail 6.4.37's rule).
+peers_msg_expect() {
+	local -; set +e
+	LC_ALL=C awk -v recv="$2" '
+	BEGIN { if (recv != "" && substr(recv, length(recv)) != "\n") recv = recv "\n" }
+	{ sub(/\r$/, "") }
+	inhdr == 0 && NR == 1 { inhdr = 1 }
+	inhdr == 1 && /^$/ { inhdr = 2 }
+	inhdr == 1 { h[++nh] = $0; if (!at && tolower(substr($0, 1, 9)) == "received:") at = nh; next }
+	inhdr == 2 && !done { emit(); done = 1 }
+	{ print }
+	END { if (!done) emit() }
+	function emit(   i) {
+		if (!at) at = 1
+		for (i = 1; i <= nh; i++) { if (i == at) printf "%s", recv; print h[i] }
+		if (nh == 0) printf "%s", recv
+	}' "$1"
+}
+
+# peers_log_lines FILE: the number of lines FILE has now (a mark for
+# peers_log_since).
+peers_log_lines() {
+	local -; set +e
+	if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi
+}
+
+# peers_log_since FILE MARK: the lines of FILE after line MARK.
+peers_log_since() {
+	local -; set +e
+	[ -f "$1" ] && tail -n +"$(( $2 + 1 ))" "$1"
+}
+
+# postfix_wait_queue_empty TIMEOUT_S: poll until the private Postfix queue
+# is empty (every accepted message delivered or bounced).
+postfix_wait_queue_empty() {
+	local -; set +e
+	peers_wait_until "$1" postfix_queue_empty
+}
+
+# postfix_clear_maildir USER: remove every message delivered to USER.
+postfix_clear_maildir() {
+	local -; set +e
+	rm -f "$POSTFIX_MAIL/$1"/new/* "$POSTFIX_MAIL/$1"/cur/* 2>/dev/null
+	return 0
+}
+
+# dovecot_header_list USER NAME [FOLDER]: the NAME header of every
+# message in USER's FOLDER (default INBOX), one a line, in delivery order
+# (empty line for a message without it).
+dovecot_header_list() {
+	local -; set +e
+	local f v
+	for f in $(dovecot_files "$1" "${3:-INBOX}"); do
+		v=$(peers_header "$f" "$2")
+		printf '%s\n' "$v"
+	done
+}
+
+# dovecot_expunge_all USER: empty USER's INBOX.
+dovecot_expunge_all() {
+	local -; set +e
+	doveadm -c "$DOVECOT_CONF" expunge -u "$1" mailbox INBOX all 2>/dev/null
+	return 0
+}
+
+# dovecot_pop3_uidls USER: the POP3 UIDL of every message in USER's INBOX,
+# one a line, in message-number order (pop3_uidl_format = %08Xu%08Xv as
+# set by _dovecot_write_conf; Dovecot prints that hex in lower case).
+dovecot_pop3_uidls() {
+	local -; set +e
+	local v
+	v=$(doveadm -c "$DOVECOT_CONF" -f tab mailbox status -u "$1" uidvalidity INBOX 2>/dev/null |
+	    awk -F'\t' 'END { print $NF }')
+	[ -n "$v" ] || return 1
+	doveadm -c "$DOVECOT_CONF" -f tab fetch -u "$1" uid mailbox INBOX all 2>/dev/null |
+	    awk -v v="$v" 'NR > 1 && $1 ~ /^[0-9]+$/ { printf "%08x%08x\n", $1, v }'
+}
+# ------------------------------------------- end of retrieve/tls helpers
+
+# ================================================================ faultpeer
+# Helpers for tests/peers/faultpeer.py (the scriptable fault-injecting POP3
+# server + SMTP/LMTP sink; see its docstring).  Appended block, self-
+# contained: uses only peers_now_ms, peers_register_pid and peers_kill_wait
+# from above.  Polls every 10 ms (a fault matrix runs a hundred peers).
+
+# _faultpeer_until TIMEOUT_S COMMAND...: poll COMMAND every 10 ms until it
+# succeeds; false after TIMEOUT_S seconds.
+_faultpeer_until() {
+	local -; set +e
+	local deadline
+	deadline=$(( $(peers_now_ms) + $1 * 1000 )); shift
+	while :; do
+		"$@" && return 0
+		[ "$(peers_now_ms)" -ge $deadline ] && return 1
+		sleep 0.01
+	done
+}
+
+# faultpeer_start DIR [OPTION...]: start `faultpeer.py serve --dir DIR
+# OPTION...` in the background (it exits by itself when this shell is
+# gone), wait until it has written DIR/ports, export FAULTPEER_DIR,
+# FAULTPEER_PID, FAULTPEER_POP3_PORT, FAULTPEER_SMTP_PORT and
+# FAULTPEER_LMTP_PORT.  Its stdout/stderr go to DIR/faultpeer.out.
+# FAULTPEER_PYTHON names the interpreter (default python3; a resolved
+# path such as $(python3 -c 'import sys; print(sys.executable)') saves
+# the start-up time of version-manager shims).
+# False (reason in $PEERS_WHY) if python3 is missing or it did not come up
+# within FAULTPEER_START_TIMEOUT seconds (default 10).
+faultpeer_start() {
+	local -; set +e
+	local dir=$1 k p
+	shift
+	FAULTPEER_DIR=$dir FAULTPEER_PID='' FAULTPEER_POP3_PORT=''
+	FAULTPEER_SMTP_PORT='' FAULTPEER_LMTP_PORT=''
+	export FAULTPEER_DIR FAULTPEER_PID FAULTPEER_POP3_PORT \
+	    FAULTPEER_SMTP_PORT FAULTPEER_LMTP_PORT
+	command -v "${FAULTPEER_PYTHON:-python3}" >/dev/null 2>&1 ||
+	    { PEERS_WHY="python3 not found"; return 1; }
+	mkdir -p "$dir" || { PEERS_WHY="cannot make $dir"; return 1; }
+	# -S: stdlib only, and site start-up can cost 0.1 s or more.
+	"${FAULTPEER_PYTHON:-python3}" -S "$PEERS_LIB_DIR/faultpeer.py" serve \
+	    --dir "$dir" --parent-pid $$ "$@" >>"$dir/faultpeer.out" 2>&1 </dev/null &
+	FAULTPEER_PID=$!
+	peers_register_pid "$FAULTPEER_PID"
+	if ! _faultpeer_until "${FAULTPEER_START_TIMEOUT:-10}" \
+	    test -s "$dir/ports"; then
+		PEERS_WHY="faultpeer did not start: $(tail -3 "$dir/faultpeer.out" 2>/dev/null | tr '\n' ' ')"
+		peers_kill_wait "$FAULTPEER_PID" 2
+		return 1
+	fi
+	while read -r k p; do
+		case $k in
+		pop3) FAULTPEER_POP3_PORT=$p ;;
+		smtp) FAULTPEER_SMTP_PORT=$p ;;
+		lmtp) FAULTPEER_LMTP_PORT=$p ;;
+		esac
+	done <"$dir/ports"
+	[ -n "$FAULTPEER_POP3_PORT" ] && [ -n "$FAULTPEER_SMTP_PORT" ]
+}
+
+# _faultpeer_is_idle DIR: DIR/status starts with "open 0".
+_faultpeer_is_idle() {
+	local -; set +e
+	local s=
+	{ read -r s <"$1/status"; } 2>/dev/null
+	[ "$s" = "open 0" ]
+}
+
+# faultpeer_idle [TIMEOUT_S] [DIR]: wait until the faultpeer in DIR
+# (default $FAULTPEER_DIR) has no connection open, i.e. every session the
+# client left has ended and its state (rollback, commit, DIR/report.txt)
+# is on disk.
+faultpeer_idle() {
+	local -; set +e
+	_faultpeer_until "${1:-10}" _faultpeer_is_idle "${2:-$FAULTPEER_DIR}"
+}
+
+# faultpeer_control JSON [DIR]: atomically replace DIR/control.json (the
+# peer re-reads it at its next connection), e.g. '{"faults": []}'.
+faultpeer_control() {
+	local -; set +e
+	local dir=${2:-$FAULTPEER_DIR}
+	printf '%s\n' "$1" >"$dir/control.json.tmp" &&
+	    mv -f "$dir/control.json.tmp" "$dir/control.json"
+}
+
+# faultpeer_stop [PID]: stop the faultpeer (default $FAULTPEER_PID): TERM,
+# up to 3 s for it to go, then KILL; reaped.
+faultpeer_stop() {
+	local -; set +e
+	local pid=${1:-$FAULTPEER_PID}
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null
+	_faultpeer_until 3 eval "! kill -0 $pid 2>/dev/null" ||
+	    peers_kill_wait "$pid" 1
+	wait "$pid" 2>/dev/null
+	return 0
+}
+# ============================================================ end faultpeer

@@ -1,0 +1,52 @@
+/*
+ * driver_priv.h: state shared by driver.c (queries, connections) and
+ * deliver.c (what happens to each message).
+ */
+#ifndef DRIVER_PRIV_H
+#define DRIVER_PRIV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "driver.h"
+#include "msg.h"
+#include "session.h"
+#include "sink.h"
+
+struct uid_store;
+struct uid_account;
+
+/* One poll of one query, as the driver sees it. */
+struct drv {
+	const struct driver_opts *dopts;
+	const struct cfg	*cfg;
+	struct session		 s;
+	struct uid_store	*uids;
+	struct uid_account	*acct;
+	char			*ipaddr;	/* server address, dns on */
+	char			*truename;
+	/* the listing, kept for the UID bookkeeping after the poll */
+	char			**present;
+	size_t			*presentlen;
+	size_t			 npresent;
+	/* UIDs marked deleted this session, committed by QUIT */
+	char			**deleted;
+	size_t			*deletedlen;
+	size_t			 ndeleted;
+	unsigned long		 count;		/* messages on the server */
+	bool			 limit_hit;	/* fetchlimit stopped the poll */
+	unsigned long		 since_sink;	/* messages on this sink */
+	struct msg		*msg;
+	struct msg_opts		 mopts;
+	struct sink		*sink;
+	struct sink_conf	 sconf;
+	struct buf		*line;
+	bool			 uid_dirty;
+};
+
+/* deliver.c */
+extern const struct session_ops driver_ops;
+void	deliver_setup(struct drv *);
+void	deliver_finish(struct drv *);
+
+#endif
