@@ -65,6 +65,9 @@ poll_all(const struct cfg *c, const struct options *opt,
 	d.check = opt->cl.check;
 	d.named = opt->cl.nhosts > 0;
 	log_set_verbosity(d.verbose);
+	if (c->g.daemon.set && c->g.daemon.v > 0)
+		log_err("%s", _("daemon mode is not implemented in this build "
+		    "yet; polling once"));
 	return driver_run(c, &d);
 }
 
