@@ -1,15 +1,15 @@
 /*
- * auth.c: base64, HMAC-MD5 and MD5 for CRAM-MD5 and APOP, through
- * libcrypto's EVP interfaces (no SSL headers here).
+ * auth.c: base64 (libcrypto's encoder, which needs no provider), and
+ * CRAM-MD5 and APOP over our own MD5 (md5.c).
  */
 #include "config.h"
 
 #include <string.h>
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "auth.h"
+#include "md5.h"
 #include "xmalloc.h"
 
 char *
@@ -66,14 +66,11 @@ hex(const unsigned char *d, size_t n)
 char *
 auth_cram_md5(const char *user, const char *pass, const char *ch, size_t len)
 {
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0;
+	unsigned char	 md[MD5_DIGEST_LEN];
 	char		*h, *r;
 
-	if (HMAC(EVP_md5(), pass, (int)strlen(pass), (const unsigned char *)ch,
-	    len, md, &mdlen) == NULL)
-		return NULL;
-	h = hex(md, mdlen);
+	hmac_md5(pass, strlen(pass), ch, len, md);
+	h = hex(md, sizeof(md));
 	r = xasprintf("%s %s", user, h);
 	free(h);
 	return r;
@@ -82,18 +79,12 @@ auth_cram_md5(const char *user, const char *pass, const char *ch, size_t len)
 char *
 auth_apop(const char *ts, size_t len, const char *pass)
 {
-	unsigned char	 md[EVP_MAX_MD_SIZE];
-	unsigned int	 mdlen = 0;
-	EVP_MD_CTX	*ctx = EVP_MD_CTX_new();
-	char		*r = NULL;
+	unsigned char	 md[MD5_DIGEST_LEN];
+	struct md5	 c;
 
-	if (ctx == NULL)
-		return NULL;
-	if (EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 &&
-	    EVP_DigestUpdate(ctx, ts, len) == 1 &&
-	    EVP_DigestUpdate(ctx, pass, strlen(pass)) == 1 &&
-	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1)
-		r = hex(md, mdlen);
-	EVP_MD_CTX_free(ctx);
-	return r;
+	md5_init(&c);
+	md5_update(&c, ts, len);
+	md5_update(&c, pass, strlen(pass));
+	md5_final(&c, md);
+	return hex(md, sizeof(md));
 }

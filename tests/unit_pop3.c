@@ -3,9 +3,12 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "pop3_parse.h"
+#include "auth.h"
+#include "md5.h"
 #include "tap.h"
 
 #define L(s)	(s), (sizeof(s) - 1)
@@ -115,9 +118,69 @@ test_capa_apop(void)
 	ok(!pop3_multiline_end(L("text"), &skip) && skip == 0, "plain line");
 }
 
+/* Known answers: RFC 1321 appendix A.5, RFC 2104/2202, RFC 1939 APOP,
+ * RFC 2195 CRAM-MD5. */
+static void
+test_auth(void)
+{
+	static const struct { const char *in, *out; } v[] = {
+		{ "", "d41d8cd98f00b204e9800998ecf8427e" },
+		{ "abc", "900150983cd24fb0d6963f7d28e17f72" },
+		{ "message digest", "f96b697d7cb7938d525a2f31aaf161d0" },
+		{ "12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+		  "57edf4a22be3c955ac49da2e2107b67a" },
+	};
+	unsigned char	 md[MD5_DIGEST_LEN], key[80];
+	char		 hex[33], *r, *b, *d;
+	struct md5	 c;
+	size_t		 i, j, n;
+
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		md5_init(&c);
+		/* feed in two pieces to cross the block buffer */
+		md5_update(&c, v[i].in, strlen(v[i].in) / 3);
+		md5_update(&c, v[i].in + strlen(v[i].in) / 3,
+		    strlen(v[i].in) - strlen(v[i].in) / 3);
+		md5_final(&c, md);
+		for (j = 0; j < 16; j++)
+			snprintf(hex + 2 * j, 3, "%02x", md[j]);
+		is_str(hex, v[i].out, "MD5 of \"%.10s\"", v[i].in);
+	}
+	hmac_md5("Jefe", 4, "what do ya want for nothing?", 28, md);
+	for (j = 0; j < 16; j++)
+		snprintf(hex + 2 * j, 3, "%02x", md[j]);
+	is_str(hex, "750c783e6ab0b503eaa86e310a5db738", "HMAC-MD5 RFC 2104");
+	memset(key, 0xaa, sizeof(key));
+	hmac_md5(key, 80, "Test Using Larger Than Block-Size Key - Hash Key "
+	    "First", 54, md);
+	for (j = 0; j < 16; j++)
+		snprintf(hex + 2 * j, 3, "%02x", md[j]);
+	is_str(hex, "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd", "HMAC-MD5 long key");
+	r = auth_apop("<1896.697170952@dbc.mtview.ca.us>", 33, "tanstaaf");
+	is_str(r, "c4c9334bac560ecc979e58001b3e22fb", "APOP digest RFC 1939");
+	free(r);
+	r = auth_cram_md5("tim", "tanstaaftanstaaf",
+	    "<1896.697170952@postoffice.reston.mci.net>", 42);
+	is_str(r, "tim b913a602c7eda7a495b4e6e7334d3890", "CRAM-MD5 RFC 2195");
+	b = auth_b64_encode(r, strlen(r));
+	is_str(b, "dGltIGI5MTNhNjAyYzdlZGE3YTQ5NWI0ZTZlNzMzNGQzODkw",
+	    "base64 RFC 2195");
+	d = auth_b64_decode(b, strlen(b), &n);
+	ok(d != NULL && n == strlen(r) && memcmp(d, r, n) == 0,
+	    "base64 round trip");
+	free(d);
+	ok(auth_b64_decode("abc", 3, &n) == NULL, "bad base64 length refused");
+	d = auth_b64_decode("YQ==", 4, &n);
+	ok(d != NULL && n == 1 && d[0] == 'a', "padding gives the length");
+	free(d);
+	free(b);
+	free(r);
+}
+
 int
 main(void)
 {
+	test_auth();
 	test_status();
 	test_errclass();
 	test_numbers();
