@@ -66,8 +66,7 @@ decide(struct drv *d, struct msgref *m, unsigned long *nfetch,
 		m->action = MSGA_SKIP;
 		return;
 	}
-	if (o->fetchlimit.set && o->fetchlimit.v > 0 &&
-	    *nfetch >= (unsigned long)o->fetchlimit.v) {
+	if (d->limit > 0 && *nfetch >= d->limit) {
 		/* the reference stops at the limit: nothing more is done */
 		m->action = MSGA_SKIP;
 		d->limit_hit = true;
@@ -96,6 +95,26 @@ decide(struct drv *d, struct msgref *m, unsigned long *nfetch,
 	(*nfetch)++;
 }
 
+/* The most messages this session may fetch: fetchlimit, or expunge N
+ * (without keep), which ends the session after N so that their
+ * deletions are committed early; 0 for no limit. */
+static void
+session_limit(struct drv *d)
+{
+	const struct cfg_opts *o = &d->s.q->o;
+
+	d->limit = 0;
+	d->limit_expunge = false;
+	if (o->fetchlimit.set && o->fetchlimit.v > 0)
+		d->limit = (unsigned long)o->fetchlimit.v;
+	if (o->expunge.set && o->expunge.v > 0 && o->keep != FLAG_TRUE &&
+	    !d->dopts->check &&
+	    (d->limit == 0 || (unsigned long)o->expunge.v < d->limit)) {
+		d->limit = (unsigned long)o->expunge.v;
+		d->limit_expunge = true;
+	}
+}
+
 /* plan(): decide, remember the listing, print the summary. */
 static int
 plan(struct session *s, struct msgref *m, size_t n, unsigned long long octets)
@@ -105,6 +124,8 @@ plan(struct session *s, struct msgref *m, size_t n, unsigned long long octets)
 	size_t		 i;
 
 	d->count = n;
+	d->limit_hit = false;
+	session_limit(d);
 	for (i = 0; i < n; i++) {
 		decide(d, &m[i], &nfetch, &nold);
 		if (m[i].uid != NULL)

@@ -170,9 +170,13 @@ connect_server(struct drv *d, const struct tls_opts *to, bool ssl)
 		}
 	}
 	if (d->s.conn == NULL) {
+		const char *why = cause ? strrchr(cause, ':') : NULL;
+
 		log_progress_end();
-		log_err(_("POP3 connection to %s failed: %s"), d->s.host,
-		    cause ? cause : "?");
+		log_err("%s", _("Connection errors for this poll:"));
+		log_err_plain("%s", cause ? cause : "?");
+		log_err_plain(_("POP3 connection to %s failed: %s"),
+		    d->s.pollname, why ? why + 2 : "?");
 		free(cause);
 		return PS_SOCKET;
 	}
@@ -254,42 +258,74 @@ supported(const struct cfg_query *q)
 	return 0;
 }
 
-/* Connect, run the session and deliver; returns the query status. */
+/* Report a failed login as the reference does. */
+static void
+login_failure(const struct drv *d)
+{
+	const struct cfg_opts *o = &d->s.q->o;
+
+	if (d->s.status == PS_AUTHFAIL) {
+		log_err(_("Authorization failure on %s@%s"), o->remote,
+		    d->truename);
+		if (o->auth == A_ANY)
+			log_err("%s", _("For help, see "
+			    "http://www.fetchmail.info/fetchmail-FAQ.html#R15"));
+	} else if (d->s.status == PS_LOCKBUSY)
+		log_err(_("Lock-busy error on %s@%s"), o->remote, d->truename);
+	else if (d->s.status == PS_SERVBUSY)
+		log_err(_("Server busy error on %s@%s"), o->remote,
+		    d->truename);
+}
+
+/* One connection and POP3 session; the query status so far. */
+static int
+one_session(struct drv *d, const struct tls_opts *to,
+    const struct pop3_tls *pt)
+{
+	unsigned long	 before = d->s.fetched;
+	int		 st;
+
+	if ((st = connect_server(d, to, pt->mode == 3)) != 0)
+		return st;
+	if (pop3_session(&d->s, pt) != 0 && d->s.status == 0)
+		d->s.status = PS_PROTOCOL;
+	conn_free(d->s.conn);
+	d->s.conn = NULL;
+	login_failure(d);
+	if (d->s.status != 0)
+		return d->s.status;
+	if (d->limit_hit) {
+		unsigned long left = d->count - (d->s.fetched - before);
+
+		log_info(left == 1 ?
+		    _("fetchlimit %lu reached; %lu message left on server %s "
+		    "account %s") : _("fetchlimit %lu reached; %lu messages "
+		    "left on server %s account %s"), d->limit, left,
+		    d->truename, d->s.q->o.remote);
+		if (!d->limit_expunge)
+			return PS_MAXFETCH;
+	}
+	return d->s.fetched > 0 ? PS_SUCCESS : PS_NOMAIL;
+}
+
+/* Connect, run the session(s) and deliver; returns the query status.
+ * expunge N ends a session after N messages and starts another. */
 static int
 poll_session(struct drv *d)
 {
 	struct tls_opts	 to;
 	struct pop3_tls	 pt;
+	unsigned long	 before;
 	int		 st;
 
 	tls_setup(d, &to, &pt);
-	if ((st = connect_server(d, &to, pt.mode == 3)) != 0)
-		return st;
 	deliver_setup(d);
-	if (pop3_session(&d->s, &pt) != 0 && d->s.status == 0)
-		d->s.status = PS_PROTOCOL;
-	if (d->s.status == PS_AUTHFAIL)
-		log_err(_("Authorization failure on %s@%s%s"),
-		    d->s.q->o.remote, d->truename, "");
-	else if (d->s.status == PS_LOCKBUSY)
-		log_err(_("Lock-busy error on %s@%s"), d->s.q->o.remote,
-		    d->truename);
-	else if (d->s.status == PS_SERVBUSY)
-		log_err(_("Server busy error on %s@%s"), d->s.q->o.remote,
-		    d->truename);
-	if (d->s.status != 0)
-		return d->s.status;
-	if (d->limit_hit) {
-		unsigned long left = d->count - d->s.fetched;
-
-		log_info(left == 1 ?
-		    _("fetchlimit %d reached; %lu message left on server %s "
-		    "account %s") : _("fetchlimit %d reached; %lu messages "
-		    "left on server %s account %s"), d->s.q->o.fetchlimit.v,
-		    left, d->truename, d->s.q->o.remote);
-		return PS_MAXFETCH;
-	}
-	return d->s.fetched > 0 ? PS_SUCCESS : PS_NOMAIL;
+	do {
+		before = d->s.fetched;
+		st = one_session(d, &to, &pt);
+	} while (st == PS_SUCCESS && d->limit_hit && d->limit_expunge &&
+	    d->s.fetched > before);
+	return st;
 }
 
 /* Forget the UIDs the server no longer lists (after a clean poll). */
@@ -343,8 +379,6 @@ poll_query(const struct cfg *c, const struct cfg_query *q,
 		d.s.truename = d.truename;
 		d.acct = uid_account_add(uids, q->o.remote, d.s.host, NULL);
 		st = poll_session(&d);
-		conn_free(d.s.conn);
-		d.s.conn = NULL;
 		uid_after_poll(&d, st);
 		deliver_finish(&d);
 		if (run_hook(q->o.postconnect, "post") != 0 && st <= PS_NOMAIL)

@@ -34,7 +34,9 @@ struct drv {
 	size_t			*deletedlen;
 	size_t			 ndeleted;
 	unsigned long		 count;		/* messages on the server */
-	bool			 limit_hit;	/* fetchlimit stopped the poll */
+	unsigned long		 limit;		/* messages per session, 0: any */
+	bool			 limit_expunge;	/* the limit is expunge N */
+	bool			 limit_hit;	/* the limit stopped the session */
 	unsigned long		 since_sink;	/* messages on this sink */
 	struct msg		*msg;
 	struct msg_opts		 mopts;

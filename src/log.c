@@ -129,6 +129,20 @@ log_err(const char *fmt, ...)
 }
 
 void
+log_err_plain(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+
+	log_progress_end();
+	va_start(ap, fmt);
+	s = xvasprintf(fmt, ap);
+	va_end(ap);
+	emit(LOG_ERR, false, s);
+	free(s);
+}
+
+void
 log_err_lines(const char *text)
 {
 	const char	*nl;

@@ -26,6 +26,9 @@ void	log_close(void);
 
 /* Error: stderr, always shown (even with -s). */
 void	log_err(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* An error line without the "fetchmail: " prefix on a terminal (the
+ * reference's connection-failure lines). */
+void	log_err_plain(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* log_err() for each line of a multi-line text. */
 void	log_err_lines(const char *);
 /* Information shown at normal verbosity (not with -s). */

@@ -189,7 +189,8 @@ login_error(struct pop3 *p, const char *text, size_t len)
 		s->status = PS_SERVBUSY;
 		break;
 	default:
-		log_err("%s", e);
+		/* the driver reports the failure; the text at -v */
+		log_verbose("%s", e);
 		s->status = PS_AUTHFAIL;
 		break;
 	}

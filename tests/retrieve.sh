@@ -604,6 +604,10 @@ diff_suite() {	# diff_suite BIN OUTDIR
 	inject dx big s5
 	djob "limitflush limit $LIM $sm"
 	djob "$sm"
+	inject dx s1 s2 s3 s4 s5
+	djob "keep $sm" -c
+	djob "expunge 2 $sm"
+	djob "$sm" -c
 	# deliveries: normalised, named by content (the same content
 	# delivered twice gives .1 and .2)
 	for f in $(postfix_maildir_files rdx); do
@@ -654,7 +658,7 @@ $(cd "$J/fm" && for f in $g; do
 		WHY="$d"
 		return 1
 	}
-	check "J: differential$jdesc: exit statuses of 7 polls" jdiff status
+	check "J: differential$jdesc: exit statuses of 10 polls" jdiff status
 	check "J: differential$jdesc: stdout of every poll identical" jdiff 'out.*'
 	check "J: differential$jdesc: stderr of every poll identical" jdiff 'err.*'
 	check "J: differential$jdesc: SMTP deliveries identical (minus Postfix's fields and dates)" jdiff 'smtp.*'
