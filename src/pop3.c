@@ -30,7 +30,8 @@ enum pcmd {
 	PC_NONE,		/* no command: a message left alone */
 	PC_RETR,		/* RETR of a message to deliver */
 	PC_DELE,		/* DELE of a delivered message */
-	PC_SKIPDELE		/* DELE of a message deleted unread */
+	PC_SKIPDELE,		/* DELE of a message deleted unread */
+	PC_QUIT			/* the end of the session */
 };
 
 struct pending {
@@ -46,12 +47,20 @@ struct pop3 {
 	char		*greeting;
 	struct pending	*fifo;		/* ring of in-flight commands */
 	size_t		 head, count, cap;
-	size_t		 inflight;	/* commands among them */
+	size_t		 inflight;	/* RETRs and unread DELEs among them:
+					 * the window; a delivered message's
+					 * DELE does not hold the next RETR
+					 * back */
+	size_t		 retrs;		/* RETRs among them */
+	size_t		 cmds;		/* commands among them (lock-step:
+					 * at most one) */
 	bool		 body_bol;	/* msgsrc: at a line start */
 	bool		 body_done;
 	bool		 body_err;
 	bool		 dele_failed;	/* a DELE got -ERR */
 };
+
+static int	quit_reply(struct pop3 *);
 
 /* Report a connection failure and set the socket status. */
 static int
@@ -522,8 +531,12 @@ push(struct pop3 *p, enum pcmd cmd, size_t idx)
 	p->fifo[(p->head + p->count) % p->cap].cmd = cmd;
 	p->fifo[(p->head + p->count) % p->cap].idx = idx;
 	p->count++;
-	if (cmd != PC_NONE)
+	if (cmd == PC_RETR || cmd == PC_SKIPDELE)
 		p->inflight++;
+	if (cmd == PC_RETR)
+		p->retrs++;
+	if (cmd != PC_NONE)
+		p->cmds++;
 }
 
 static struct pending
@@ -533,8 +546,12 @@ pop(struct pop3 *p)
 
 	p->head = (p->head + 1) % p->cap;
 	p->count--;
-	if (e.cmd != PC_NONE)
+	if (e.cmd == PC_RETR || e.cmd == PC_SKIPDELE)
 		p->inflight--;
+	if (e.cmd == PC_RETR)
+		p->retrs--;
+	if (e.cmd != PC_NONE)
+		p->cmds--;
 	return e;
 }
 
@@ -623,7 +640,8 @@ retr_reply(struct pop3 *p, struct msgref *m, size_t idx)
 static int
 fill(struct pop3 *p, struct listing *l, size_t *next, size_t window)
 {
-	while (p->inflight < window && *next < l->n && !p->s->stop) {
+	while ((p->caps.pipelining ? p->inflight : p->cmds) < window &&
+	    *next < l->n && !p->s->stop) {
 		struct msgref *m = &l->m[*next];
 
 		if (m->action == MSGA_FETCH) {
@@ -642,7 +660,7 @@ fill(struct pop3 *p, struct listing *l, size_t *next, size_t window)
 }
 
 /* Carry out the plan in message order, pipelined: replies are read in
- * the order the commands went out. */
+ * the order the commands went out; ends with QUIT's reply. */
 static int
 run_plan(struct pop3 *p, struct listing *l)
 {
@@ -650,15 +668,28 @@ run_plan(struct pop3 *p, struct listing *l)
 	size_t		 window = p->caps.pipelining ? POP3_WINDOW : 1;
 	size_t		 next = 0;
 	struct pending	 e;
+	bool		 quit_sent = false;
 	int		 r;
 
 	for (;;) {
 		if (fill(p, l, &next, window) != 0)
 			return -1;
+		/* QUIT goes out as soon as nothing can add a command: with
+		 * PIPELINING behind the last DELEs, else on its own */
+		if (!quit_sent && (next == l->n || s->stop) && p->retrs == 0 &&
+		    (p->count == 0 || p->caps.pipelining)) {
+			if (sendf(p, "QUIT") != 0 || conn_flush(p->c) != 0)
+				return -1;
+			push(p, PC_QUIT, 0);
+			quit_sent = true;
+		}
 		if (p->count == 0)
 			return 0;
 		e = pop(p);
 		switch (e.cmd) {
+		case PC_QUIT:
+			r = quit_reply(p);
+			break;
 		case PC_NONE:
 			s->ops->skipped(s, &l->m[e.idx]);
 			r = 0;
@@ -679,13 +710,13 @@ run_plan(struct pop3 *p, struct listing *l)
 	}
 }
 
-/* QUIT; deletions count only after its +OK. */
+/* The reply to QUIT; deletions count only after its +OK. */
 static int
-quit(struct pop3 *p)
+quit_reply(struct pop3 *p)
 {
 	int	r;
 
-	if ((r = command(p, NULL, NULL, "QUIT")) < 0)
+	if ((r = reply(p, NULL, NULL)) < 0)
 		return -1;
 	if (r != POP3_OK) {
 		log_err("%s", _("protocol error: the server refused QUIT"));
@@ -749,8 +780,7 @@ pop3_session(struct session *s, const struct pop3_tls *t)
 	p.c = s->conn;
 	p.line = buf_create(POP3_LINE_MAX);
 	if (login(&p, t) == 0 && list_mailbox(&p, &l, &octets) == 0 &&
-	    s->ops->plan(s, l.m, l.n, octets) == 0 && run_plan(&p, &l) == 0 &&
-	    quit(&p) == 0)
+	    s->ops->plan(s, l.m, l.n, octets) == 0 && run_plan(&p, &l) == 0)
 		r = 0;
 	listing_free(&l);
 	free(p.fifo);
