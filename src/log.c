@@ -10,6 +10,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "xmalloc.h"
@@ -190,6 +191,17 @@ log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Whether stdout is a terminal (asked once). */
+static bool
+stdout_tty(void)
+{
+	static int tty = -1;
+
+	if (tty == -1)
+		tty = isatty(STDOUT_FILENO);
+	return tty == 1;
+}
+
 /* Whether pieces are collected and written whole (logfile, syslog). */
 static bool
 collecting(void)
@@ -210,7 +222,9 @@ vprogress(const char *fmt, va_list ap)
 		line_buf = t;
 	} else {
 		fputs(s, stdout);
-		fflush(stdout);
+		if (stdout_tty())	/* show the piece now; elsewhere the
+					 * whole line goes out at once */
+			fflush(stdout);
 	}
 	free(s);
 	open_line = true;

@@ -103,40 +103,52 @@ reply(struct pop3 *p, const char **text, size_t *tlen)
 	return st;
 }
 
-/* Queue a command line (CRLF added). */
+/* Queue a command line (CRLF added); the text is wiped after use. */
+static int	vsendf(struct pop3 *, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
+
 static int
-sendf(struct pop3 *p, const char *fmt, ...)
+vsendf(struct pop3 *p, const char *fmt, va_list ap)
 {
-	va_list	 ap;
 	char	*s;
 	int	 r;
 
-	va_start(ap, fmt);
 	s = xvasprintf(fmt, ap);
-	va_end(ap);
 	r = conn_printf(p->c, "%s\r\n", s);
 	xexplicit_bzero(s, strlen(s));
 	free(s);
 	return r == 0 ? 0 : io_fail(p);
 }
 
+static int	sendf(struct pop3 *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static int
+sendf(struct pop3 *p, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 r;
+
+	va_start(ap, fmt);
+	r = vsendf(p, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
 /* Send a command and read its status line (lock-step). */
+static int	command(struct pop3 *, const char **, size_t *, const char *,
+		    ...) __attribute__((format(printf, 4, 5)));
+
 static int
 command(struct pop3 *p, const char **text, size_t *tlen, const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*s;
 	int	 r;
 
 	va_start(ap, fmt);
-	s = xvasprintf(fmt, ap);
+	r = vsendf(p, fmt, ap);
 	va_end(ap);
-	r = conn_printf(p->c, "%s\r\n", s);
-	xexplicit_bzero(s, strlen(s));
-	free(s);
-	if (r != 0)
-		return io_fail(p);
-	return reply(p, text, tlen);
+	return r != 0 ? -1 : reply(p, text, tlen);
 }
 
 /* Read a multi-line body up to ".", calling fn for each unstuffed line. */
@@ -292,8 +304,11 @@ auth_cram(struct pop3 *p)
 		return -1;
 	}
 	b64 = auth_b64_encode(resp, strlen(resp));
+	xexplicit_bzero(resp, strlen(resp));
 	free(resp);
+	conn_mask_next(p->c, 0);	/* a digest of the password: not logged */
 	r = command(p, &t, &tl, "%s", b64);
+	xexplicit_bzero(b64, strlen(b64));
 	free(b64);
 	if (r < 0)
 		return -1;

@@ -233,22 +233,8 @@ fi
 peers_init || { echo "Bail out! cannot make a temporary directory"; exit 1; }
 t_start=$(peers_now_ms)
 echo "1..$plan"
-k=0 failed=0
-ok() {
-	k=$((k + 1))
-	echo "ok $k - $1"
-}
-notok() {
-	k=$((k + 1)) failed=$((failed + 1))
-	echo "not ok $k - $1"
-	shift
-	[ $# -gt 0 ] && printf '%s\n' "$@" | sed 's/^/#   /'
-	return 0
-}
-skip() {
-	k=$((k + 1))
-	echo "ok $k - $1 # SKIP $2"
-}
+TAP_DIAG="#   "
+. "$top/tests/tap.sh"
 # logtail LOG: the last few interesting lines of a fetchmail -v log.
 logtail() {
 	local t

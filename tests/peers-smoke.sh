@@ -32,18 +32,7 @@ esac
 
 t_start=$(peers_now_ms)
 echo "1..23"
-k=0 failed=0
-ok() {
-	k=$((k + 1))
-	echo "ok $k - $1"
-}
-notok() {
-	k=$((k + 1)) failed=$((failed + 1))
-	echo "not ok $k - $1"
-	shift
-	[ $# -gt 0 ] && printf '%s\n' "$@" | sed 's/^/# /'
-	return 0
-}
+. "$top/tests/tap.sh"
 # Bail out leaves through the EXIT trap, which stops everything.
 bail() {
 	echo "Bail out! $*"

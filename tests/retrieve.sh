@@ -47,22 +47,7 @@ peers_have procmail && have_procmail=1
 
 t_start=$(peers_now_ms)
 echo "1..63"
-k=0 failed=0
-ok() {
-	k=$((k + 1))
-	echo "ok $k - $1"
-}
-notok() {
-	k=$((k + 1)) failed=$((failed + 1))
-	echo "not ok $k - $1"
-	shift
-	[ $# -gt 0 ] && printf '%s\n' "$@" | sed 's/^/# /'
-	return 0
-}
-skip() {
-	k=$((k + 1))
-	echo "ok $k # SKIP $1"
-}
+. "$top/tests/tap.sh"
 # check DESC CMD...: a test point from a command's status; on failure the
 # diagnostics collected in $WHY are printed.
 WHY=

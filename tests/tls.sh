@@ -40,18 +40,7 @@ fi
 t_start=$(peers_now_ms)
 NTESTS=47
 echo "1..$NTESTS"
-k=0 failed=0
-ok() {
-	k=$((k + 1))
-	echo "ok $k - $1"
-}
-notok() {
-	k=$((k + 1)) failed=$((failed + 1))
-	echo "not ok $k - $1"
-	shift
-	[ $# -gt 0 ] && printf '%s\n' "$@" | sed 's/^/# /'
-	return 0
-}
+. "$top/tests/tap.sh"
 WHY=
 check() {
 	local d=$1; shift
