@@ -285,8 +285,11 @@ one_session(struct drv *d, const struct tls_opts *to,
 	unsigned long	 before = d->s.fetched;
 	int		 st;
 
-	if ((st = connect_server(d, to, pt->mode == 3)) != 0)
+	if ((st = connect_server(d, to, pt->mode == 3)) != 0) {
+		conn_free(d->s.conn);	/* a failed implicit TLS handshake */
+		d->s.conn = NULL;
 		return st;
+	}
 	if (pop3_session(&d->s, pt) != 0 && d->s.status == 0)
 		d->s.status = PS_PROTOCOL;
 	conn_free(d->s.conn);
