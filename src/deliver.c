@@ -33,7 +33,7 @@ uid_list_add(char ***v, size_t **lens, size_t *n, const char *uid, size_t len)
 	(*n)++;
 }
 
-/* Record a message's UID in STATE and make it durable. */
+/* Record a message's UID in STATE; uid_flush() makes it durable. */
 static void
 record_uid(struct drv *d, const struct msgref *m, enum uid_state state)
 {
@@ -41,10 +41,37 @@ record_uid(struct drv *d, const struct msgref *m, enum uid_state state)
 		return;
 	if (uid_mark(d->uids, d->acct, m->uid, m->uidlen, state) != 0)
 		return;
+	d->uid_unsynced = true;
+	d->uid_dirty = true;
+}
+
+/* Make the recorded UIDs durable (append + fsync).  Called before the
+ * protocol sends commands (a DELE must not precede its UID on disk) and
+ * while the sink waits for the next message's verdict, so that the
+ * fsync overlaps the MDA's or listener's work. */
+static void
+uid_flush(struct drv *d)
+{
+	if (!d->uid_unsynced)
+		return;
+	d->uid_unsynced = false;
 	if (uid_sync(d->uids) != 0)
 		log_err(_("Error writing to fetchids file %s"),
 		    uid_error(d->uids));
-	d->uid_dirty = true;
+}
+
+/* sync(): the session is about to send commands. */
+static void
+sync_uids(struct session *s)
+{
+	uid_flush(s->arg);
+}
+
+/* The sink's idle hook. */
+static void
+sink_idle(void *arg)
+{
+	uid_flush(arg);
 }
 
 /* Decide one message's action from its UID state and size. */
@@ -391,7 +418,7 @@ committed(struct session *s)
 }
 
 const struct session_ops driver_ops = {
-	plan, skipped, deliver, dele_ok, committed
+	plan, skipped, deliver, sync_uids, dele_ok, committed
 };
 
 /* Header processing and sink settings for the query. */
@@ -440,6 +467,8 @@ deliver_setup(struct drv *d)
 	sc->stripcr = o->stripcr == FLAG_TRUE;
 	sc->forcecr = o->forcecr == FLAG_TRUE;
 	sc->pass8bits = o->pass8bits == FLAG_TRUE;
+	sc->idle = sink_idle;
+	sc->idle_arg = d;
 	if (d->dopts->verbose >= 1) {
 		sc->trace = session_trace;
 		sc->trace_arg = sc->kind == SINK_LMTP ? "LMTP" : "SMTP";

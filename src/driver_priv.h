@@ -44,6 +44,7 @@ struct drv {
 	struct sink_conf	 sconf;
 	struct buf		*line;
 	bool			 uid_dirty;
+	bool			 uid_unsynced;	/* marked, not yet fsynced */
 };
 
 /* deliver.c */

@@ -37,6 +37,7 @@ enum pcmd {
 struct pending {
 	enum pcmd	 cmd;
 	size_t		 idx;		/* index into the listing */
+	unsigned long	 seq;		/* order of queueing */
 };
 
 struct pop3 {
@@ -58,6 +59,11 @@ struct pop3 {
 	bool		 body_done;
 	bool		 body_err;
 	bool		 dele_failed;	/* a DELE got -ERR */
+	bool		 lazy;		/* the plan runs: replies do not
+					 * flush (see run_plan) */
+	unsigned long	 seq_pushed;	/* last queued entry */
+	unsigned long	 seq_sent;	/* last entry sent */
+	size_t		 unsent_retrs;	/* RETRs queued, not yet sent */
 };
 
 static int	quit_reply(struct pop3 *);
@@ -84,8 +90,9 @@ reply(struct pop3 *p, const char **text, size_t *tlen)
 	size_t		 tl;
 	int		 st;
 
-	if (conn_flush(p->c) != 0 || conn_getline(p->c, p->line,
-	    POP3_LINE_MAX) != 1)
+	/* during the plan, run_plan() decides when commands go out */
+	if ((!p->lazy && conn_flush(p->c) != 0) ||
+	    conn_getline(p->c, p->line, POP3_LINE_MAX) != 1)
 		return io_fail(p);
 	st = pop3_status(buf_data(p->line), buf_len(p->line), &t, &tl);
 	if (st == POP3_BAD) {
@@ -545,6 +552,9 @@ push(struct pop3 *p, enum pcmd cmd, size_t idx)
 	}
 	p->fifo[(p->head + p->count) % p->cap].cmd = cmd;
 	p->fifo[(p->head + p->count) % p->cap].idx = idx;
+	p->fifo[(p->head + p->count) % p->cap].seq = ++p->seq_pushed;
+	if (cmd == PC_RETR)
+		p->unsent_retrs++;
 	p->count++;
 	if (cmd == PC_RETR || cmd == PC_SKIPDELE)
 		p->inflight++;
@@ -671,6 +681,16 @@ fill(struct pop3 *p, struct listing *l, size_t *next, size_t window)
 			push(p, PC_NONE, *next);
 		(*next)++;
 	}
+	return 0;
+}
+
+/* Send what is queued; the driver first makes recorded UIDs durable. */
+static int
+plan_flush(struct pop3 *p)
+{
+	p->s->ops->sync(p->s);
+	p->seq_sent = p->seq_pushed;
+	p->unsent_retrs = 0;
 	return conn_flush(p->c) == 0 ? 0 : io_fail(p);
 }
 
@@ -686,6 +706,8 @@ run_plan(struct pop3 *p, struct listing *l)
 	bool		 quit_sent = false;
 	int		 r;
 
+	p->lazy = true;
+
 	for (;;) {
 		if (fill(p, l, &next, window) != 0)
 			return -1;
@@ -693,13 +715,21 @@ run_plan(struct pop3 *p, struct listing *l)
 		 * PIPELINING behind the last DELEs, else on its own */
 		if (!quit_sent && (next == l->n || s->stop) && p->retrs == 0 &&
 		    (p->count == 0 || p->caps.pipelining)) {
-			if (sendf(p, "QUIT") != 0 || conn_flush(p->c) != 0)
+			if (sendf(p, "QUIT") != 0)
 				return -1;
 			push(p, PC_QUIT, 0);
 			quit_sent = true;
 		}
 		if (p->count == 0)
 			return 0;
+		/* Commands go out when the next reply needs them, or when
+		 * half a window of RETRs has piled up; a delivered
+		 * message's DELE waits, so that its UID's fsync can overlap
+		 * the next delivery. */
+		if (((p->fifo[p->head].cmd != PC_NONE &&
+		    p->fifo[p->head].seq > p->seq_sent) ||
+		    p->unsent_retrs >= window / 2) && plan_flush(p) != 0)
+			return -1;
 		e = pop(p);
 		switch (e.cmd) {
 		case PC_QUIT:

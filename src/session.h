@@ -73,9 +73,13 @@ struct session_ops {
 	void		(*skipped)(struct session *, const struct msgref *);
 	/* Deliver the message whose lines src yields.  The source must be
 	 * read to its end unless FATE_ABORT is returned.  Before
-	 * FATE_DELETE the driver has recorded the UID durably. */
+	 * FATE_DELETE the driver has recorded the UID; it is made durable
+	 * by sync(), which the protocol calls before sending commands. */
 	enum msg_fate	(*deliver)(struct session *, const struct msgref *,
 			    struct msgsrc *);
+	/* Called before commands go out: what the driver recorded must
+	 * be on disk before a DELE can reach the server. */
+	void		(*sync)(struct session *);
 	/* The server accepted the deletion of a message (not yet
 	 * committed). */
 	void		(*dele_ok)(struct session *, const struct msgref *);

@@ -73,6 +73,11 @@ struct sink_conf {
 	/* -v transcript ("SMTP> ..."/"LMTP< ..."), NULL for none. */
 	conn_trace_fn	*trace;
 	void		*trace_arg;
+	/* Called once per message while the listener or MDA works on it
+	 * (the data has gone out, the verdict is not read yet), so that
+	 * the caller can do its own slow work meanwhile; NULL for none. */
+	void		(*idle)(void *arg);
+	void		*idle_arg;
 	/* -v -v debug lines (e.g. "about to deliver with: CMD"). */
 	void		(*debug)(void *arg, const char *line);
 	void		*debug_arg;

@@ -337,6 +337,11 @@ mda_end(struct sink *s)
 	int			 st;
 
 	mda_drain(m);
+	if (m->fd != -1)
+		close(m->fd);	/* end of input: the MDA finishes alone */
+	m->fd = -1;
+	if (s->conf->idle != NULL)
+		s->conf->idle(s->conf->idle_arg);
 	if ((st = mda_wait(m)) == -1)
 		sink_seterr(s, _("MDA lost: %s"), strerror(errno));
 	else if (WIFSIGNALED(st))

@@ -746,6 +746,8 @@ smtp_end(struct sink *s)
 		smtp_drop(s);
 		return SINK_ERROR;
 	}
+	if (s->conf->idle != NULL)
+		s->conf->idle(s->conf->idle_arg);
 	if (sm->lmtp)
 		return smtp_end_lmtp(s);
 	if ((code = smtp_reply(s, false)) == -1) {
