@@ -59,6 +59,8 @@ struct pop3 {
 	bool		 body_done;
 	bool		 body_err;
 	bool		 dele_failed;	/* a DELE got -ERR */
+	bool		 prelisted;	/* STAT, UIDL, LIST sent with the
+					 * login */
 	bool		 lazy;		/* the plan runs: replies do not
 					 * flush (see run_plan) */
 	unsigned long	 seq_pushed;	/* last queued entry */
@@ -156,6 +158,35 @@ command(struct pop3 *p, const char **text, size_t *tlen, const char *fmt, ...)
 	r = vsendf(p, fmt, ap);
 	va_end(ap);
 	return r != 0 ? -1 : reply(p, text, tlen);
+}
+
+/*
+ * The command that completes the login.  With PIPELINING, STAT, UIDL
+ * and LIST travel in the same write, saving a round trip; should the
+ * login fail, their replies are never read (the session ends).
+ */
+static int	last_login_command(struct pop3 *, const char **, size_t *,
+		    const char *, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+last_login_command(struct pop3 *p, const char **text, size_t *tlen,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 r;
+
+	va_start(ap, fmt);
+	r = vsendf(p, fmt, ap);
+	va_end(ap);
+	if (r != 0)
+		return -1;
+	if (p->caps.pipelining) {
+		if (sendf(p, "STAT") != 0 || sendf(p, "UIDL") != 0 ||
+		    sendf(p, "LIST") != 0)
+			return -1;
+		p->prelisted = true;
+	}
+	return reply(p, text, tlen);
 }
 
 /* Read a multi-line body up to ".", calling fn for each unstuffed line. */
@@ -314,7 +345,7 @@ auth_cram(struct pop3 *p)
 	xexplicit_bzero(resp, strlen(resp));
 	free(resp);
 	conn_mask_next(p->c, 0);	/* a digest of the password: not logged */
-	r = command(p, &t, &tl, "%s", b64);
+	r = last_login_command(p, &t, &tl, "%s", b64);
 	xexplicit_bzero(b64, strlen(b64));
 	free(b64);
 	if (r < 0)
@@ -335,7 +366,8 @@ auth_user(struct pop3 *p)
 	if (r != POP3_OK)
 		return login_error(p, t, tl);
 	conn_mask_next(p->c, CONN_MASK_WORD);
-	if ((r = command(p, &t, &tl, "PASS %s", p->s->password)) < 0)
+	if ((r = last_login_command(p, &t, &tl, "PASS %s",
+	    p->s->password)) < 0)
 		return -1;
 	return r == POP3_OK ? 0 : login_error(p, t, tl);
 }
@@ -361,7 +393,8 @@ auth_apop_cmd(struct pop3 *p)
 		p->s->status = PS_AUTHFAIL;
 		return -1;
 	}
-	r = command(p, &t, &tl, "APOP %s %s", p->s->q->o.remote, d);
+	r = last_login_command(p, &t, &tl, "APOP %s %s", p->s->q->o.remote,
+	    d);
 	free(d);
 	if (r < 0)
 		return -1;
@@ -447,9 +480,8 @@ list_mailbox(struct pop3 *p, struct listing *l, unsigned long long *octets)
 	bool		 pipe = p->caps.pipelining, uidl_ok = false;
 	int		 r;
 
-	if (sendf(p, "STAT") != 0)
-		return -1;
-	if (pipe && (sendf(p, "UIDL") != 0 || sendf(p, "LIST") != 0))
+	if (!p->prelisted && (sendf(p, "STAT") != 0 || (pipe &&
+	    (sendf(p, "UIDL") != 0 || sendf(p, "LIST") != 0))))
 		return -1;
 	if ((r = reply(p, &t, &tl)) < 0)
 		return -1;
