@@ -42,7 +42,6 @@ record_uid(struct drv *d, const struct msgref *m, enum uid_state state)
 	if (uid_mark(d->uids, d->acct, m->uid, m->uidlen, state) != 0)
 		return;
 	d->uid_unsynced = true;
-	d->uid_dirty = true;
 }
 
 /* Make the recorded UIDs durable (append + fsync).  Called before the
@@ -413,8 +412,6 @@ committed(struct session *s)
 	for (size_t i = 0; i < d->ndeleted; i++)
 		(void)uid_mark(d->uids, d->acct, d->deleted[i],
 		    d->deletedlen[i], UID_EXPUNGED);
-	if (d->ndeleted > 0)
-		d->uid_dirty = true;
 }
 
 const struct session_ops driver_ops = {

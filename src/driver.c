@@ -346,8 +346,7 @@ uid_after_poll(struct drv *d, int st)
 		refs[i].uid = d->present[i];
 		refs[i].len = d->presentlen[i];
 	}
-	if (uid_forget_absent(d->uids, d->acct, refs, d->npresent) > 0)
-		d->uid_dirty = true;
+	(void)uid_forget_absent(d->uids, d->acct, refs, d->npresent);
 	free(refs);
 }
 
@@ -372,7 +371,6 @@ poll_query(const struct cfg *c, const struct cfg_query *q,
 	d.s.host = q->o.via ? q->o.via : q->pollname;
 	d.s.password = q->o.password;
 	d.s.verbose = dopts->verbose;
-	d.s.check_only = dopts->check;
 	strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y", localtime(&now));
 	log_verbose(_("%s querying %s (protocol %s) at %s: poll started"),
 	    FETCHMAIL_COMPAT_VERSION, q->pollname, "POP3", when);

@@ -43,7 +43,6 @@ struct drv {
 	struct sink		*sink;
 	struct sink_conf	 sconf;
 	struct buf		*line;
-	bool			 uid_dirty;
 	bool			 uid_unsynced;	/* marked, not yet fsynced */
 };
 

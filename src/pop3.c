@@ -393,6 +393,8 @@ auth_apop_cmd(struct pop3 *p)
 		p->s->status = PS_AUTHFAIL;
 		return -1;
 	}
+	/* the digest stands for the password: not in the transcript */
+	conn_mask_next(p->c, strlen("APOP ") + strlen(p->s->q->o.remote) + 1);
 	r = last_login_command(p, &t, &tl, "APOP %s %s", p->s->q->o.remote,
 	    d);
 	free(d);
@@ -638,10 +640,8 @@ dele_reply(struct pop3 *p, struct msgref *m)
 		log_err(_("DELE %lu failed: %s"), m->num, e);
 		free(e);
 		p->dele_failed = true;
-	} else {
-		p->s->deleted++;
+	} else
 		p->s->ops->dele_ok(p->s, m);
-	}
 	return 0;
 }
 
@@ -840,7 +840,6 @@ login(struct pop3 *p, const struct pop3_tls *t)
 		return -1;
 	if (authenticate(p) != 0)
 		return -1;
-	s->authenticated = true;
 	return 0;
 }
 

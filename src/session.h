@@ -99,12 +99,10 @@ struct session {
 	const char		*password;
 	int			 verbose;
 	int			 status;	/* PS_* of the poll so far */
-	bool			 check_only;	/* -c */
-	bool			 authenticated;
 	bool			 stop;		/* fetch no more messages (the
 						 * sink failed); still QUIT */
-	/* counters the driver keeps */
-	unsigned long		 fetched, deleted, left;
+	/* messages handed to deliver() (or, with -c, found new) */
+	unsigned long		 fetched;
 };
 
 /* After a TLS handshake: the certificate lines -v shows and the
