@@ -611,9 +611,34 @@ struct conn *
 conn_connect(const char *host, const char *port, int timeout,
     char **cause)
 {
+	return conn_connect_report(host, port, timeout, NULL, NULL, cause);
+}
+
+/* Tell HOOK about an attempt on AI (WHY NULL: starting). */
+static void
+conn_report(const struct addrinfo *ai, conn_attempt_fn hook, void *arg,
+    const char *why)
+{
+	char	 h[NI_MAXHOST], s[NI_MAXSERV];
+
+	if (hook == NULL)
+		return;
+	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, h, sizeof(h), s,
+	    sizeof(s), NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		h[0] = '?';
+		h[1] = '\0';
+		s[0] = '\0';
+	}
+	hook(arg, h, s, why);
+}
+
+struct conn *
+conn_connect_report(const char *host, const char *port, int timeout,
+    conn_attempt_fn hook, void *arg, char **cause)
+{
 	struct addrinfo	 hints, *res, *ai;
 	struct conn	*c;
-	char		*err = NULL, *why, *tmp;
+	char		*err = NULL, *why, *addr, *tmp;
 	int		 fd = -1, e;
 
 	memset(&hints, 0, sizeof(hints));
@@ -626,16 +651,17 @@ conn_connect(const char *host, const char *port, int timeout,
 		return NULL;
 	}
 	for (ai = res; ai != NULL && fd == -1; ai = ai->ai_next) {
+		conn_report(ai, hook, arg, NULL);
 		if ((fd = conn_try_addr(ai, timeout, &why)) != -1)
 			break;
-		if (err == NULL)
-			err = why;
-		else {
-			tmp = xasprintf("%s; %s", err, why);
-			free(err);
-			free(why);
-			err = tmp;
-		}
+		conn_report(ai, hook, arg, why);
+		addr = conn_addr_str(ai);
+		tmp = err == NULL ? xasprintf("%s: %s", addr, why) :
+		    xasprintf("%s; %s: %s", err, addr, why);
+		free(addr);
+		free(why);
+		free(err);
+		err = tmp;
 	}
 	freeaddrinfo(res);
 	if (fd == -1) {
@@ -659,11 +685,11 @@ conn_nodelay(int fd)
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 }
 
-/* Connect to one address: fd, or -1 and *why "ADDR port P: reason". */
+/* Connect to one address: fd, or -1 and *why (the reason). */
 static int
 conn_try_addr(const struct addrinfo *ai, int timeout, char **why)
 {
-	char	*addr, *reason = NULL;
+	char	*reason = NULL;
 	int	 fd;
 
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
@@ -679,10 +705,7 @@ conn_try_addr(const struct addrinfo *ai, int timeout, char **why)
 		return fd;
 	if (fd != -1)
 		close(fd);
-	addr = conn_addr_str(ai);
-	*why = xasprintf("%s: %s", addr, reason);
-	free(addr);
-	free(reason);
+	*why = reason;
 	return -1;
 }
 

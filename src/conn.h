@@ -56,6 +56,12 @@ typedef void	conn_trace_fn(void *arg, int dir, const char *line,
  */
 struct conn	*conn_connect(const char *host, const char *port,
 		    int timeout, char **cause);
+/* conn_connect(), calling HOOK with the numeric address and port before
+ * each attempt (why NULL) and after each failed one (why = reason). */
+typedef void	(*conn_attempt_fn)(void *arg, const char *addr,
+		    const char *port, const char *why);
+struct conn	*conn_connect_report(const char *host, const char *port,
+		    int timeout, conn_attempt_fn hook, void *arg, char **cause);
 /*
  * Run command with /bin/sh -c; its stdin and stdout are the connection
  * (one socketpair), stderr is inherited.  The child is reaped by

@@ -145,6 +145,44 @@ expand_plugin(const char *cmd, const char *host, const char *port)
 	return r;
 }
 
+/* What the attempts on the server's addresses said. */
+struct attempts {
+	const char	*host, *port;	/* as configured */
+	char		*errors;	/* "name N: ..." lines */
+	char		*last;		/* the last reason */
+	unsigned	 n;
+};
+
+/* Report one connection attempt as the reference does. */
+static void
+attempt(void *arg, const char *addr, const char *port, const char *why)
+{
+	struct attempts	*a = arg;
+	char		*line, *t;
+
+	if (why == NULL) {
+		if (log_verbosity() >= 1)
+			log_progress(_("Trying to connect to %s/%s..."), addr,
+			    port);
+		return;
+	}
+	if (log_verbosity() >= 1) {
+		log_progress_more("%s", _("connection failed."));
+		log_progress_end();
+		log_err(_("connection to %s:%s [%s/%s] failed: %s."), a->host,
+		    a->port, addr, port, why);
+	}
+	line = xasprintf(_("name %u: connection to %s:%s [%s/%s] failed: "
+	    "%s."), a->n++, a->host, a->port, addr, port, why);
+	t = a->errors == NULL ? line : xasprintf("%s\n%s", a->errors, line);
+	if (t != line)
+		free(line);
+	free(a->errors);
+	a->errors = t;
+	free(a->last);
+	a->last = xstrdup(why);
+}
+
 /* Open the connection (TCP or plugin) and implicit TLS. */
 static int
 connect_server(struct drv *d, const struct tls_opts *to, bool ssl)
@@ -160,23 +198,27 @@ connect_server(struct drv *d, const struct tls_opts *to, bool ssl)
 		d->s.conn = conn_spawn(cmd, o->timeout.v, &cause);
 		free(cmd);
 	} else {
-		if (log_verbosity() >= 1)
-			log_progress(_("Trying to connect to %s/%s..."),
-			    d->s.host, port);
-		d->s.conn = conn_connect(d->s.host, port, o->timeout.v, &cause);
+		struct attempts	 a = { d->s.host, port, NULL, NULL, 0 };
+
+		d->s.conn = conn_connect_report(d->s.host, port, o->timeout.v,
+		    attempt, &a, &cause);
 		if (d->s.conn != NULL && log_verbosity() >= 1) {
 			log_progress_more("%s", _("connected."));
 			log_progress_end();
 		}
+		if (d->s.conn == NULL && a.errors != NULL) {
+			log_err(_("Connection errors for this poll:\n%s"),
+			    a.errors);
+			free(cause);
+			cause = xstrdup(a.last);
+		}
+		free(a.errors);
+		free(a.last);
 	}
 	if (d->s.conn == NULL) {
-		const char *why = cause ? strrchr(cause, ':') : NULL;
-
 		log_progress_end();
-		log_err("%s", _("Connection errors for this poll:"));
-		log_err_plain("%s", cause ? cause : "?");
 		log_err_plain(_("POP3 connection to %s failed: %s"),
-		    d->s.pollname, why ? why + 2 : "?");
+		    d->s.pollname, cause ? cause : "?");
 		free(cause);
 		return PS_SOCKET;
 	}
@@ -425,6 +467,12 @@ driver_run(const struct cfg *c, const struct driver_opts *dopts)
 	for (q = c->queries; q != NULL; q = q->next) {
 		if (dopts->named ? !q->selected : q->skip)
 			continue;
+		if (q->o.interval.v > 1 &&
+		    dopts->cycle % (unsigned long)q->o.interval.v != 0) {
+			log_verbose(_("interval not reached, not querying %s"),
+			    q->pollname);
+			continue;
+		}
 		any = true;
 		st = poll_query(c, q, dopts, uids);
 		if (st == PS_SUCCESS)
@@ -437,7 +485,5 @@ driver_run(const struct cfg *c, const struct driver_opts *dopts)
 	log_progress_end();
 	if (!any)
 		return PS_NOMAIL;
-	st = any_ok ? PS_SUCCESS : last;
-	log_verbose(_("normal termination, status %d"), st);
-	return st;
+	return any_ok ? PS_SUCCESS : last;
 }

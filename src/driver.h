@@ -19,9 +19,13 @@ struct driver_opts {
 	bool		 check;		/* -c: count, fetch nothing */
 	bool		 named;		/* poll only queries named on the
 					 * command line */
+	unsigned long	 cycle;		/* daemon cycle, from 0: a query
+					 * with "interval N" is polled on
+					 * every Nth */
 };
 
-/* Poll every active query once; returns the exit status. */
+/* Poll every active query once (as due in this cycle); returns the
+ * combined status. */
 int	driver_run(const struct cfg *, const struct driver_opts *);
 
 #endif

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +18,10 @@
 #include "xmalloc.h"
 
 static int	 verbosity;
-static FILE	*logfp;		/* logfile, or NULL */
 static bool	 use_syslog;
-static bool	 daemonized;
+static bool	 to_file;	/* stdout and stderr are the logfile */
 static bool	 open_line;	/* a progress line is open */
-static char	*line_buf;	/* its text so far (logfile/syslog) */
+static char	*line_buf;	/* its text so far (syslog) */
 
 void
 log_set_verbosity(int v)
@@ -34,16 +35,25 @@ log_verbosity(void)
 	return verbosity;
 }
 
-/* Open PATH for appending; 0 or -1 (errno set). */
+/* Point stdout and stderr at PATH, opened for appending; 0 or -1
+ * (errno set). */
 int
 log_open_file(const char *path)
 {
-	FILE	*fp;
+	int	 fd, e;
 
-	if ((fp = fopen(path, "a")) == NULL)
+	fflush(stdout);
+	fflush(stderr);
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1)
 		return -1;
-	setvbuf(fp, NULL, _IOLBF, 0);
-	logfp = fp;
+	if (dup2(fd, STDOUT_FILENO) == -1 || dup2(fd, STDERR_FILENO) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	to_file = true;
 	return 0;
 }
 
@@ -54,37 +64,24 @@ log_open_syslog(void)
 	use_syslog = true;
 }
 
-void
-log_set_daemon(bool on)
+bool
+log_on_terminal(void)
 {
-	daemonized = on;
+	return !use_syslog && !to_file && isatty(STDOUT_FILENO);
 }
 
 void
 log_close(void)
 {
 	log_progress_end();
-	if (logfp != NULL)
-		fclose(logfp);
-	logfp = NULL;
+	fflush(stdout);
 	if (use_syslog)
 		closelog();
 	use_syslog = false;
 }
 
-/* Timestamp prefix for logfile lines. */
-static void
-stamp(FILE *fp)
-{
-	char		 tb[64];
-	time_t		 now = time(NULL);
-	struct tm	*tm = localtime(&now);
-
-	if (tm != NULL && strftime(tb, sizeof(tb), "%b %d %H:%M:%S ", tm) > 0)
-		fputs(tb, fp);
-}
-
-/* Write one whole message line to its destination. */
+/* Write one whole message line to its destination.  In a logfile
+ * every line carries the prefix, as the reference's do. */
 static void
 emit(int prio, bool prefix, const char *text)
 {
@@ -94,15 +91,10 @@ emit(int prio, bool prefix, const char *text)
 		syslog(prio, "%s", text);
 		return;
 	}
-	if (logfp != NULL) {
-		stamp(logfp);
-		fprintf(logfp, "fetchmail: %s\n", text);
-		return;
-	}
 	fp = prio <= LOG_WARNING ? stderr : stdout;
 	if (fp == stderr)
 		fflush(stdout);
-	fprintf(fp, "%s%s\n", prefix ? "fetchmail: " : "", text);
+	fprintf(fp, "%s%s\n", prefix || to_file ? "fetchmail: " : "", text);
 	if (fp == stdout)
 		fflush(stdout);
 }
@@ -202,11 +194,11 @@ stdout_tty(void)
 	return tty == 1;
 }
 
-/* Whether pieces are collected and written whole (logfile, syslog). */
+/* Whether pieces are collected and written whole (syslog). */
 static bool
 collecting(void)
 {
-	return use_syslog || logfp != NULL;
+	return use_syslog;
 }
 
 /* Add formatted text to the open progress line. */
@@ -238,7 +230,7 @@ log_progress(const char *fmt, ...)
 	if (verbosity < 0)
 		return;
 	log_progress_end();
-	if (!collecting() && daemonized)
+	if (!collecting() && to_file)
 		fputs("fetchmail: ", stdout);
 	va_start(ap, fmt);
 	vprogress(fmt, ap);
@@ -253,7 +245,7 @@ log_progress_more(const char *fmt, ...)
 	if (verbosity < 0)
 		return;
 	/* a message in between ended the line: go on on a new one */
-	if (!open_line && !collecting() && daemonized)
+	if (!open_line && !collecting() && to_file)
 		fputs("fetchmail: ", stdout);
 	va_start(ap, fmt);
 	vprogress(fmt, ap);

@@ -17,12 +17,14 @@
 /* Verbosity: -1 silent (-s), 0 normal, 1 -v, 2 -v -v, 3 more. */
 void	log_set_verbosity(int);
 int	log_verbosity(void);
-/* Send everything to FILE (appended, timestamps) or syslog; and whether
- * progress pieces get the prefix (daemon). */
+/* Send everything to FILE (stdout and stderr reopened on it, appending;
+ * every line prefixed, no timestamps, as the reference) or to syslog
+ * (facility mail). */
 int	log_open_file(const char *path);
 void	log_open_syslog(void);
-void	log_set_daemon(bool);
 void	log_close(void);
+/* Whether messages reach a terminal (not syslog, not a logfile). */
+bool	log_on_terminal(void);
 
 /* Error: stderr, always shown (even with -s). */
 void	log_err(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -431,8 +431,8 @@ one_option(int c, const char *arg, struct options *opt, int *sinks)
 	case '?': opt->help = true; return 0;
 	case 'V': opt->version = true; return 0;
 	case 'c': opt->cl.check = true; return 0;
-	case 's': opt->silent = true; return 0;
-	case 'v': opt->verbose++; return 0;
+	case 's': opt->silent = true; opt->verbose = 0; return 0;
+	case 'v': opt->silent = false; opt->verbose++; return 0;
 	case 'N': opt->cl.nodetach = true; return 0;
 	case 'q': opt->quit = true; return 0;
 	case 'f': opt->rcfile = arg; return 0;
