@@ -22,6 +22,8 @@
 #      poll ("interval not reached, not querying"); -d0 overrides set daemon
 #   I  a logfile takes the output of a foreground run; a daemon start with a
 #      broken rcfile fails before detaching (exit 5, message on stderr)
+#   J  --syslog sends every line to syslog with the reference's priorities
+#      (a private /dev/log in a mount namespace)
 # Every wait is a condition with a deadline; nothing sleeps to synchronise.
 set -u
 top=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -40,7 +42,7 @@ fi
 is_ref=0
 [ "$(readlink -f "$FM")" = "$(readlink -f "$REF")" ] && is_ref=1
 
-echo "1..58"
+echo "1..65"
 . "$top/tests/tap.sh"
 WHY=
 check() {
@@ -58,7 +60,7 @@ bail() {
 	exit 1
 }
 
-for u in da db dc dd dg dh di; do dovecot_add_user "$u" pw; done
+for u in da db dc dd dg dh di dj; do dovecot_add_user "$u" pw; done
 dovecot_start || bail "dovecot did not start"
 W=$PEERS_TMP/w
 mkdir -p "$W"
@@ -302,6 +304,44 @@ printf 'poll\n' >>"$W/I/fetchmailrc"
 run I -d 60
 check "I: a daemon start with a broken rcfile fails (exit 5)" want_rc 5
 check "I: with a message on stderr" has "$ERR" "syntax error"
+
+# ---------------------------------------------------------------- J
+# --syslog: every line goes to syslog (facility mail: <19> errors, <22>
+# the rest), nothing to the terminal.  /dev/log is replaced by a sink in a
+# private mount namespace.
+setup J dj
+dovecot_inject dj "$(msg j1)"
+mkdir -p "$W/J/dev"
+: >"$W/J/dev/null"
+: >"$W/J/syslog"
+python3 "$top/tests/peers/syslogsink.py" "$W/J/dev/log" "$W/J/syslog" &
+peers_register_pid $!
+if peers_wait_until 10 test -e "$W/J/dev/log.ready" &&
+    unshare -m true 2>/dev/null; then
+	env -i HOME="$W/J" FETCHMAILHOME="$W/J" PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	    LC_ALL=C D="$W/J/dev" FM="$FM" unshare -m sh -c \
+	    'mount --bind /dev/null "$D/null" && mount --bind "$D" /dev &&
+	     exec "$FM" --syslog -v' </dev/null >"$W/J/out" 2>"$W/J/err"
+	RC=$? OUT=$W/J/out ERR=$W/J/err
+	check "J: --syslog run exits 0" want_rc 0
+	check "J: nothing on stdout" test ! -s "$W/J/out"
+	check "J: progress at LOG_MAIL|LOG_INFO" \
+	    peers_wait_until 5 grep -q '^<22>.*fetchmail\[[0-9]*\]: reading message dj@127.0.0.1:1 of 1' "$W/J/syslog"
+	check "J: the message was delivered" delivered J 1
+	sed -i "s/service $DOVECOT_POP3_PORT/service 1/" "$W/J/fetchmailrc"
+	env -i HOME="$W/J" FETCHMAILHOME="$W/J" PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	    LC_ALL=C D="$W/J/dev" FM="$FM" unshare -m sh -c \
+	    'mount --bind /dev/null "$D/null" && mount --bind "$D" /dev &&
+	     exec "$FM" --syslog' </dev/null >"$W/J/out" 2>"$W/J/err"
+	RC=$?
+	check "J: a failed poll exits 2" want_rc 2
+	check "J: errors at LOG_MAIL|LOG_ERR" \
+	    peers_wait_until 5 grep -q '^<19>.*fetchmail\[[0-9]*\]: Connection errors for this poll:' "$W/J/syslog"
+	check "J: nothing but the root warning on stderr" \
+	    test -z "$(grep -v WARNING "$W/J/err")"
+else
+	for i in 1 2 3 4 5 6 7; do skip "J: syslog" "no unshare -m (not root?)"; done
+fi
 
 echo "# daemon.sh: $k tests, $failed failed"
 [ "$failed" = 0 ]
