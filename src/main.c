@@ -29,6 +29,7 @@
 #include "log.h"
 #include "env.h"
 #include "options.h"
+#include "password.h"
 #include "rcload.h"
 #include "session.h"
 #include "xmalloc.h"
@@ -237,6 +238,24 @@ now_text(char *buf, size_t size)
 	return buf;
 }
 
+/* Whether every query to be polled has a password: a restarted daemon
+ * cannot ask for one.  The missing ones are added to ERRS. */
+static bool
+passwords_known(const struct cfg *c, struct cfg_errors *errs)
+{
+	const struct cfg_query	*q;
+	bool			 ok = true;
+
+	for (q = c->queries; q != NULL; q = q->next)
+		if (q->polled && q->o.password == NULL) {
+			cfg_errors_add(errs, PS_AUTHFAIL,
+			    _("can't find a password for %s@%s."),
+			    q->o.remote, q->pollname);
+			ok = false;
+		}
+	return ok;
+}
+
 /* Whether the rcfile changed since it was read; a changed file that
  * does not load is reported once and the running configuration kept
  * (the reference would die silently in its restart). */
@@ -256,7 +275,8 @@ rcfile_changed(struct run_ctx *r)
 	c = cfg_new();
 	ok = rcload(c, r->c->rcfile, r->fe, false, false, &errs) == 0 &&
 	    cfg_resolve(c, &r->opt->cl, &r->fe->env, &errs, &warn) == 0 &&
-	    rc_secrecy_check(c->g.idfile, &missing, &errs) == 0;
+	    rc_secrecy_check(c->g.idfile, &missing, &errs) == 0 &&
+	    passwords_known(c, &errs);
 	if (!ok) {
 		size_t i;
 
@@ -330,7 +350,7 @@ poll_loop(struct run_ctx *r, long interval)
 static int
 act(struct run_ctx *r)
 {
-	const struct cfg *c = r->c;
+	struct cfg *c = r->c;
 	long	 interval = c->g.daemon.v > 0 ? c->g.daemon.v : 0;
 	sigset_t none;
 	bool	 own;
@@ -345,6 +365,8 @@ act(struct run_ctx *r)
 		    _("no mailservers have been specified."));
 		return PS_SYNTAX;
 	}
+	if ((st = ask_passwords(c)) != 0)
+		return st;
 	if (interval > 0 && !own && !r->opt->cl.nodetach && getppid() != 1 &&
 	    daemon_detach() != 0)
 		return PS_IOERR;

@@ -24,6 +24,7 @@
 #      broken rcfile fails before detaching (exit 5, message on stderr)
 #   J  --syslog sends every line to syslog with the reference's priorities
 #      (a private /dev/log in a mount namespace)
+#   K  a missing password is asked for on the terminal, or exit 3
 # Every wait is a condition with a deadline; nothing sleeps to synchronise.
 set -u
 top=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -42,7 +43,7 @@ fi
 is_ref=0
 [ "$(readlink -f "$FM")" = "$(readlink -f "$REF")" ] && is_ref=1
 
-echo "1..65"
+echo "1..70"
 . "$top/tests/tap.sh"
 WHY=
 check() {
@@ -342,6 +343,23 @@ if peers_wait_until 10 test -e "$W/J/dev/log.ready" &&
 else
 	for i in 1 2 3 4 5 6 7; do skip "J: syslog" "no unshare -m (not root?)"; done
 fi
+
+# ---------------------------------------------------------------- K
+# A password missing from the rcfile: asked for on the terminal (echo
+# off), or "can't find a password" (exit 3) without one.
+setup K dd
+sed -i 's/ password pw / /' "$W/K/fetchmailrc"
+dovecot_inject dd "$(msg k1)"
+run K
+check "K: no password, no terminal: exit 3" want_rc 3
+check "K: can't find a password" has "$ERR" "fetchmail: can't find a password for dd@127.0.0.1."
+env -i HOME="$W/K" FETCHMAILHOME="$W/K" PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C \
+    python3 "$top/tests/peers/ptyrun.py" "$W/K/tty" "Enter password for dd@127.0.0.1: " \
+    pw "$FM"
+RC=$? OUT=$W/K/tty ERR=$W/K/tty
+check "K: the password typed at the prompt is used" want_rc 0
+check "K: the message arrives" delivered K 1
+check "K: the password is not echoed" hasnt "$W/K/tty" "pw"
 
 echo "# daemon.sh: $k tests, $failed failed"
 [ "$failed" = 0 ]
