@@ -43,7 +43,7 @@ fi
 is_ref=0
 [ "$(readlink -f "$FM")" = "$(readlink -f "$REF")" ] && is_ref=1
 
-echo "1..70"
+echo "1..72"
 . "$top/tests/tap.sh"
 WHY=
 check() {
@@ -201,6 +201,9 @@ check "C: -c message" has "$ERR" "fetchmail: can't check mail while another fetc
 run B 127.0.0.1
 check "C: a server name refused" test "$RC" = 8
 check "C: server name message" has "$ERR" "fetchmail: can't poll specified hosts with another fetchmail running at $DPID."
+run B -d 1
+check "C: a second daemon is refused (exit 8)" want_rc 8
+check "C: second daemon message" has "$ERR" "fetchmail: can't accept options while a background fetchmail is running."
 check "C: the daemon survives all that" peers_alive "$DPID"
 
 # ---------------------------------------------------------------- D
