@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/man.sh: checks on the manual page man/fetchmail.1 (TAP output).
 #
-#  1. groff -man -ww reports no warnings;
+#  1. groff -man -ww reports no warnings; 2. nor does man -l;
 #  then one test per long option in src/options.c's longopts[] table and
 #  one per keyword quoted in the rules of rcfile/rcfile_lex.l: each must
 #  appear as a whole word in the formatted page.
@@ -50,7 +50,7 @@ fi
 LC_ALL=C groff -man -Tascii -rHY=0 -rLL=3000n -P-c -P-b -P-u -P-o \
     "$page" >"$tmp/text" 2>/dev/null
 
-echo "1..$((1 + nopts + nkws))"
+echo "1..$((2 + nopts + nkws))"
 n=1
 
 LC_ALL=C groff -man -ww -z "$page" >"$tmp/warn" 2>&1
@@ -59,6 +59,16 @@ if [ -s "$tmp/warn" ]; then
 	sed 's/^/#   /' "$tmp/warn"
 else
 	echo "ok $n - groff -man -ww reports no warnings"
+fi
+n=$((n + 1))
+if ! command -v man >/dev/null 2>&1; then
+	echo "ok $n # SKIP man not installed"
+elif LC_ALL=C MANWIDTH=80 man --warnings -l "$page" 2>"$tmp/manwarn" >/dev/null &&
+    [ ! -s "$tmp/manwarn" ]; then
+	echo "ok $n - man --warnings -l renders without a warning"
+else
+	echo "not ok $n - man --warnings -l renders without a warning"
+	sed 's/^/#   /' "$tmp/manwarn"
 fi
 
 # found WORD: is WORD in the page as a whole word?  Names made of letters,
