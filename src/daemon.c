@@ -143,6 +143,9 @@ daemon_signals(bool root, bool quiet_term)
 void
 daemon_polling(bool on)
 {
+	if (!on)
+		wake_sig = 0;	/* a wake-up during the poll is ignored;
+				 * one from now on ends the coming sleep */
 	polling = on;
 }
 
@@ -186,7 +189,6 @@ daemon_sleep(unsigned int secs)
 
 	sleep_set(&block);
 	sigprocmask(SIG_BLOCK, &block, &old);
-	wake_sig = 0;		/* a wake-up during the poll is ignored */
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += secs;
 	for (;;) {

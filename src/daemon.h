@@ -25,7 +25,9 @@ int	daemon_detach(void);
 void	daemon_signals(bool root, bool quiet_term);
 
 /* A poll starts (termination signals then end the process at once) or
- * ends; STATUS is the exit status a termination would use. */
+ * ends (a wake-up signal that came during the poll is forgotten, one that
+ * comes later ends the next sleep); STATUS is the exit status a
+ * termination would use. */
 void	daemon_polling(bool on);
 void	daemon_set_status(int status);
 int	daemon_status(void);

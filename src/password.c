@@ -33,13 +33,15 @@ read_secret(const char *prompt)
 
 	if ((tty = fopen("/dev/tty", "r+e")) == NULL)
 		return NULL;
-	fputs(prompt, tty);
-	fflush(tty);
+	/* echo goes off before the prompt shows: what is typed after it
+	 * must never appear */
 	if (tcgetattr(fileno(tty), &old) == 0) {
 		quiet = old;
 		quiet.c_lflag &= ~(tcflag_t)ECHO;
 		echo_off = tcsetattr(fileno(tty), TCSAFLUSH, &quiet) == 0;
 	}
+	fputs(prompt, tty);
+	fflush(tty);
 	n = getline(&line, &cap, tty);
 	if (echo_off)
 		(void)tcsetattr(fileno(tty), TCSAFLUSH, &old);

@@ -11,12 +11,6 @@ C=$top/contrib
 
 echo "1..15"
 . "$top/tests/tap.sh"
-WHY=
-check() {
-	local d=$1; shift
-	WHY=
-	if "$@"; then ok "$d"; else notok "$d" "${WHY:-(no details)}"; fi
-}
 
 # ---------------------------------------------------------------- systemd
 # verify UNIT: systemd-analyze has nothing to say about it.

@@ -45,12 +45,6 @@ is_ref=0
 
 echo "1..72"
 . "$top/tests/tap.sh"
-WHY=
-check() {
-	local d=$1; shift
-	WHY=
-	if "$@"; then ok "$d"; else notok "$d" "${WHY:-(no details)}"; fi
-}
 ours() {	# ours DESC CMD...: a row only our fetchmail passes
 	if [ $is_ref = 1 ]; then skip "$1" "reference behaves differently"; return; fi
 	check "$@"
@@ -146,6 +140,10 @@ wait_gone() {	# wait_gone PID FILE TIMEOUT_S: process and pid file gone
 	WHY="pid $1 alive or $2 still there"
 	return 1
 }
+# asleep_b: wait until daemon B (-v) is asleep: its last line says so.
+asleep_b() {
+	peers_wait_until 15 eval 'tail -n 1 "$W/B/log" | grep -q "^fetchmail: sleeping at "'
+}
 lines_of() { awk -v re="$2" '$0 ~ re { n++ } END { print n + 0 }' "$1"; }
 
 # ---------------------------------------------------------------- A
@@ -170,20 +168,24 @@ check "A: and removed from the server" dovecot_wait_count da 0 10
 
 # ---------------------------------------------------------------- B
 setup B db
-start B -d 300 -L "$W/B/log"
+start B -d 300 -v -L "$W/B/log"
 check "B: daemon with -d 300 up" peers_alive "$DPID"
 peers_wait_until 10 has "$W/B/log" "No mail for db"
+asleep_b
 dovecot_inject db "$(msg b1)"
 kill -USR1 "$DPID"
 check "B: SIGUSR1 wakes it and the new mail is delivered" wait_delivered B 1 15
 check "B: log says awakened by signal 10" has "$W/B/log" "fetchmail: awakened by signal 10"
 dovecot_inject db "$(msg b2)"
+asleep_b
 run B
 check "B: a bare second invocation exits 0" want_rc 0
 check "B: and says the daemon was awakened" has "$ERR" "fetchmail: background fetchmail at $DPID awakened."
 check "B: which delivers the new mail" wait_delivered B 2 15
+asleep_b
 run B -s
 check "B: -s wakes it silently" test "$RC" = 0 -a -z "$(grep -v WARNING "$ERR")"
+asleep_b
 run B -v
 check "B: -v is allowed too" want_rc 0
 
@@ -212,6 +214,7 @@ sed -i "s|cat >> $W/B/mbox|cat >> $W/B/mbox2|" "$W/B/fetchmailrc"
 touch -d '+2 seconds' "$W/B/fetchmailrc"
 : >"$W/B/mbox2"
 dovecot_inject db "$(msg d1)"
+asleep_b
 kill -USR1 "$BPID"
 check "D: edited rcfile: restart logged" peers_wait_until 15 has "$W/B/log" "restarting fetchmail ($W/B/fetchmailrc changed)"
 check "D: the new MDA gets the next message" peers_wait_until 15 has_id "$W/B/mbox2" d1
@@ -222,9 +225,11 @@ if [ $is_ref = 1 ]; then
 else
 	printf 'poll bogus bogus bogus\n' >>"$W/B/fetchmailrc"
 	touch -d '+4 seconds' "$W/B/fetchmailrc"
+	asleep_b
 	kill -USR1 "$BPID"
 	check "D: broken edit reported" peers_wait_until 15 has "$W/B/log" "changed but cannot be used; going on with the configuration read before"
 	dovecot_inject db "$(msg d2)"
+	asleep_b
 	kill -USR1 "$BPID"
 	check "D: old configuration kept" peers_wait_until 15 has_id "$W/B/mbox2" d2
 	sed -i '$d' "$W/B/fetchmailrc"		# repaired for E

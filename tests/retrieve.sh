@@ -48,14 +48,6 @@ peers_have procmail && have_procmail=1
 t_start=$(peers_now_ms)
 echo "1..63"
 . "$top/tests/tap.sh"
-# check DESC CMD...: a test point from a command's status; on failure the
-# diagnostics collected in $WHY are printed.
-WHY=
-check() {
-	local d=$1; shift
-	WHY=
-	if "$@"; then ok "$d"; else notok "$d" "${WHY:-(no details)}"; fi
-}
 bail() {
 	echo "Bail out! $*"
 	peers_dump_logs 30

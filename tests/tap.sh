@@ -5,6 +5,8 @@
 #   notok DESC [DIAG...]       a failing one, each DIAG line as a comment
 #                              (indented by $TAP_DIAG, default "# ")
 #   skip REASON | skip DESC REASON
+#   check DESC CMD...          a test point from CMD's status; on failure
+#                              the diagnostics CMD left in $WHY are shown
 k=0 failed=0
 ok() {
 	k=$((k + 1))
@@ -24,4 +26,10 @@ skip() {
 	else
 		echo "ok $k # SKIP $1"
 	fi
+}
+WHY=
+check() {
+	local d=$1; shift
+	WHY=
+	if "$@"; then ok "$d"; else notok "$d" "${WHY:-(no details)}"; fi
 }

@@ -41,12 +41,6 @@ t_start=$(peers_now_ms)
 NTESTS=47
 echo "1..$NTESTS"
 . "$top/tests/tap.sh"
-WHY=
-check() {
-	local d=$1; shift
-	WHY=
-	if "$@"; then ok "$d"; else notok "$d" "${WHY:-(no details)}"; fi
-}
 bail() {
 	echo "Bail out! $*"
 	peers_dump_logs 30

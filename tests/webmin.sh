@@ -25,12 +25,6 @@ if ! peers_have dovecot; then
 fi
 echo "1..16"
 . "$top/tests/tap.sh"
-WHY=
-check() {
-	local d=$1; shift
-	WHY=
-	if "$@"; then ok "$d"; else notok "$d" "${WHY:-(no details)}"; fi
-}
 
 dovecot_add_user wm pw
 dovecot_start || { echo "Bail out! dovecot did not start"; exit 1; }
