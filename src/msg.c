@@ -568,6 +568,17 @@ msg_write_header(struct msg *m, const struct msg_received *rcv,
 	return out(arg, "", 0, CONN_EOL_CRLF);
 }
 
+int
+msg_write_fields(struct msg *m, msg_out_fn *out, void *arg)
+{
+	size_t	i;
+
+	for (i = 0; i < m->nf; i++)
+		if (emit_field(m, &m->f[i], out, arg) != 0)
+			return -1;
+	return 0;
+}
+
 /* Emit the lines of a kept field with the line ends they came with. */
 static int
 emit_field(const struct msg *m, const struct field *f, msg_out_fn *out,

@@ -108,6 +108,9 @@ int		 msg_read_header(struct msg *, struct msgsrc *,
  */
 int		 msg_write_header(struct msg *, const struct msg_received *,
 		    msg_out_fn *out, void *arg);
+/* Emit only the processed header fields (no Received:, no warning, no
+ * blank line), e.g. for a bounce.  0, or -1 if out returned -1. */
+int		 msg_write_fields(struct msg *, msg_out_fn *out, void *arg);
 /* Whether the header block ended at the end of the message (no body). */
 bool		 msg_header_only(const struct msg *);
 void		 msg_reset(struct msg *);

@@ -1,12 +1,12 @@
 #!/bin/sh
 # Run the fuzz targets for a bounded time each (TAP): the rcfile parser
 # seeded with the golden rcfiles, the .netrc reader and the POP3 reply
-# parsers, the UID store and the message header processing seeded with a
-# few samples.  FUZZ_SECONDS sets each budget (default 30).
+# parsers, the UID store, the message header processing and the multidrop
+# address and recipient parsing seeded with a few samples.  FUZZ_SECONDS sets each budget (default 30).
 set -u
 top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${top_builddir:-.}
-echo "1..5"
+echo "1..6"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 
@@ -51,3 +51,7 @@ printf '\002Sender: host!bob\nCc: grp: a, "b\\" c"@d;, <>\nStatus:\nX-IMAP: 1\nM
 printf '\001\nheaderless body\n' >"$work/msg/3"
 printf '\000From x\n>From y\nbad line\nTo: a\\,b, ,,c(d (e) f) <g\n >\nX-N: \000\n' >"$work/msg/4"
 fuzz fuzz_msg "$work/msg"
+mkdir "$work/rcpt"
+printf '\000Received: from a by mx.example.org with SMTP\n\tfor <@r:bob@mx.example.org>; x\nTo: team: a@mx.example.org, "q, x" <b@b>;\nCc: (c (d)) <c@example.org> e@a\n' >"$work/rcpt/1"
+printf '\022X-Original-To: pre-j@x.example, <a\nResent-To: "unbalanced\nDelivered-To: alice@b\n' >"$work/rcpt/2"
+fuzz fuzz_rcpt "$work/rcpt"
