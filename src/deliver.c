@@ -7,14 +7,19 @@
  */
 #include "config.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "bounce.h"
 #include "buf.h"
 #include "cfg.h"
 #include "conn.h"
 #include "driver_priv.h"
+#include "refusal.h"
 #include "i18n.h"
 #include "log.h"
 #include "uidstore.h"
@@ -80,12 +85,15 @@ decide(struct drv *d, struct msgref *m, unsigned long *nfetch,
 {
 	const struct cfg_opts *o = &d->s.q->o;
 	enum uid_state	 st = UID_ABSENT;
+	bool		 stored;
 
 	if (m->uid != NULL && d->acct != NULL)
 		st = uid_lookup(d->uids, d->acct, m->uid, m->uidlen);
-	/* with fetchall the reference does not ask which ones are old */
-	m->old = (st == UID_SEEN || st == UID_DELETED) &&
+	/* with fetchall the reference does not ask which ones are old;
+	 * IMAP: the server's \Seen flag makes a message old too */
+	stored = (st == UID_SEEN || st == UID_DELETED) &&
 	    o->fetchall != FLAG_TRUE;
+	m->old = (stored || m->seen_flag) && o->fetchall != FLAG_TRUE;
 	if (m->old)
 		(*nold)++;
 	if (d->dopts->check) {
@@ -98,7 +106,7 @@ decide(struct drv *d, struct msgref *m, unsigned long *nfetch,
 		d->limit_hit = true;
 		return;
 	}
-	if ((st == UID_DELETED || (m->old && o->flush != FLAG_TRUE)) &&
+	if ((st == UID_DELETED || (stored && o->flush != FLAG_TRUE)) &&
 	    o->keep != FLAG_TRUE) {
 		/* fetched before, and mail is not kept: its deletion was
 		 * rolled back by a session that ended before QUIT */
@@ -134,11 +142,65 @@ session_limit(struct drv *d)
 	if (o->fetchlimit.set && o->fetchlimit.v > 0)
 		d->limit = (unsigned long)o->fetchlimit.v;
 	if (o->expunge.set && o->expunge.v > 0 && o->keep != FLAG_TRUE &&
-	    !d->dopts->check &&
+	    !d->dopts->check && !d->s.imap &&
 	    (d->limit == 0 || (unsigned long)o->expunge.v < d->limit)) {
 		d->limit = (unsigned long)o->expunge.v;
 		d->limit_expunge = true;
 	}
+}
+
+/* IMAP: the UID account of the folder polled, its UIDVALIDITY checked
+ * (a change drops the UIDs of the old one); the listing of the previous
+ * folder is forgotten.  Without a UIDVALIDITY UIDs are not kept.  With
+ * tracepolls the header processing is set up for the folder. */
+static void
+imap_folder_account(struct drv *d)
+{
+	struct session	*s = &d->s;
+	const char	*folder = s->folder ? s->folder : "INBOX";
+	uint32_t	 old;
+	bool		 known;
+	size_t		 i;
+
+	for (i = 0; i < d->npresent; i++)
+		free(d->present[i]);
+	d->npresent = 0;
+	d->acct = NULL;
+	if (d->mopts.tracepolls && d->mopts.folder != s->folder) {
+		/* the Received: line names the folder polled */
+		d->mopts.folder = s->folder;
+		msg_free(d->msg);
+		d->msg = msg_new(&d->mopts);
+	}
+	if (s->uidvalidity == 0)
+		return;
+	d->acct = uid_account_add(d->uids, s->q->o.remote, s->host, folder);
+	if (d->acct == NULL)
+		return;
+	known = uid_validity_get(d->uids, d->acct, &old) == 0;
+	if (uid_validity_set(d->uids, d->acct, s->uidvalidity) == 1 && known)
+		log_verbose(_("UIDVALIDITY of folder %s changed (%lu, was %lu): "
+		    "forgetting its UIDs"), folder,
+		    (unsigned long)s->uidvalidity, (unsigned long)old);
+}
+
+/* IMAP: UIDs of the folder the server no longer lists are gone for
+ * good (a UID is never reused under one UIDVALIDITY): forget them. */
+static void
+imap_forget_absent(struct drv *d)
+{
+	struct uid_ref	*refs;
+	size_t		 i;
+
+	if (d->acct == NULL || d->dopts->check)
+		return;
+	refs = xcalloc(d->npresent ? d->npresent : 1, sizeof(*refs));
+	for (i = 0; i < d->npresent; i++) {
+		refs[i].uid = d->present[i];
+		refs[i].len = d->presentlen[i];
+	}
+	(void)uid_forget_absent(d->uids, d->acct, refs, d->npresent);
+	free(refs);
 }
 
 /* plan(): decide, remember the listing, print the summary. */
@@ -152,15 +214,23 @@ plan(struct session *s, struct msgref *m, size_t n, unsigned long long octets)
 	d->count = n;
 	d->limit_hit = false;
 	session_limit(d);
+	if (s->imap)
+		imap_folder_account(d);
 	for (i = 0; i < n; i++) {
 		decide(d, &m[i], &nfetch, &nold);
 		if (m[i].uid != NULL)
 			uid_list_add(&d->present, &d->presentlen,
 			    &d->npresent, m[i].uid, m[i].uidlen);
 	}
+	if (s->imap)
+		imap_forget_absent(d);
 	if (n == 0) {
-		log_info(_("No mail for %s at %s"), s->q->o.remote,
-		    s->pollname);
+		if (s->folder != NULL)
+			log_info(_("No mail for %s at %s (folder %s)"),
+			    s->q->o.remote, s->pollname, s->folder);
+		else
+			log_info(_("No mail for %s at %s"), s->q->o.remote,
+			    s->pollname);
 		return 0;
 	}
 	if (nold > 0)
@@ -171,11 +241,97 @@ plan(struct session *s, struct msgref *m, size_t n, unsigned long long octets)
 		log_progress(n == 1 ? _("%lu message for %s at %s") :
 		    _("%lu messages for %s at %s"), (unsigned long)n,
 		    s->q->o.remote, s->pollname);
-	log_progress_more(_(" (%llu octets)."), octets);
+	if (s->folder != NULL)
+		log_progress_more(_(" (folder %s)"), s->folder);
+	if (s->imap)
+		log_progress_more("%s", ".");	/* no total for IMAP */
+	else
+		log_progress_more(_(" (%llu octets)."), octets);
 	log_progress_end();
 	if (d->dopts->check && n > nold)
 		s->fetched = n - nold;	/* -c: "mail found" */
 	return 0;
+}
+
+/* Whether this process is a detached daemon: the reference sends its
+ * oversized-message warnings only then (not once, not with -N).  A
+ * detached fetchmail leads its own session (daemon_detach()). */
+static bool
+detached_daemon(const struct drv *d)
+{
+	return d->cfg->g.daemon.v > 0 && getsid(0) == getpid();
+}
+
+/* The account name the oversized-message registry uses. */
+static char *
+oversized_account(const struct drv *d)
+{
+	return xasprintf("%s@%s", d->s.q->o.remote, d->s.pollname);
+}
+
+/* Remember an oversized message for the warning. */
+static void
+oversized_note(struct drv *d, const struct msgref *m)
+{
+	char	*acct, *key;
+
+	if (d->dopts->check || !detached_daemon(d))
+		return;
+	acct = oversized_account(d);
+	if (m->uid != NULL)
+		key = xasprintf("u%.*s", (int)m->uidlen, m->uid);
+	else
+		key = xasprintf("n%lu/%llu", m->num, m->size);
+	bounce_oversized_note(acct, key, m->num, m->size);
+	free(key);
+	free(acct);
+}
+
+/*
+ * After the poll: the oversized-message warning to the local user,
+ * through the query's own delivery, if there is something new to tell
+ * and the last one is `warnings` seconds old.
+ */
+static void
+oversized_warn(struct drv *d)
+{
+	const struct cfg_opts	*o = &d->s.q->o;
+	const struct bounce_oversized *list;
+	struct bounce_warning	 w;
+	struct buf		*out;
+	char			*acct, *from, *cause = NULL;
+	long long		 now = (long long)time(NULL);
+	size_t			 n;
+
+	if (!detached_daemon(d))
+		return;
+	acct = oversized_account(d);
+	n = bounce_oversized_due(acct, now, o->warnings.v, &list);
+	if (n > 0) {
+		memset(&w, 0, sizeof(w));
+		w.to = o->localnames.n > 0 ? o->localnames.v[0] :
+		    d->cfg->g.postmaster;
+		w.from_domain = o->smtpaddress != NULL ? o->smtpaddress :
+		    d->dopts->hostname;
+		w.host = d->s.pollname;
+		w.user = o->remote;
+		w.deleted = o->limitflush == FLAG_TRUE;
+		w.msgs = list;
+		w.nmsgs = n;
+		w.when = now;
+		out = buf_create(SIZE_MAX / 4);
+		bounce_build_warning(out, &w);
+		from = xasprintf("FETCHMAIL-DAEMON@%s", w.from_domain);
+		if (bounce_send(&d->sconf, from, w.to, out, &cause) == 0)
+			bounce_oversized_sent(acct, now);
+		else
+			log_err(_("oversized-messages warning not sent: %s"),
+			    cause);
+		free(cause);
+		free(from);
+		buf_free(out);
+	}
+	free(acct);
 }
 
 /* skipped(): what the reference prints for a message not fetched. */
@@ -189,6 +345,7 @@ skipped(struct session *s, const struct msgref *m)
 		log_progress(_("skipping message %s@%s:%lu (%llu octets) "
 		    "(oversized)"), s->q->o.remote, d->truename, m->num,
 		    m->size);
+		oversized_note(d, m);
 		log_progress_more("%s", del ? _(" flushed") : _(" not flushed"));
 		log_progress_end();
 	} else if (m->old && del && s->q->o.flush == FLAG_TRUE) {
@@ -219,6 +376,11 @@ sink_ready(struct drv *d)
 		return true;
 	log_err("%s", cause ? cause : _("cannot open the delivery sink"));
 	free(cause);
+	if (d->sconf.kind == SINK_SMTP || d->sconf.kind == SINK_LMTP)
+		log_err(_("SMTP transaction error while fetching from %s@%s and "
+		    "delivering to SMTP host %s"), d->s.q->o.remote,
+		    d->s.pollname, d->sconf.nhosts > 0 ?
+		    d->sconf.hosts[d->sconf.nhosts - 1] : "localhost");
 	d->s.status = d->sconf.kind == SINK_BSMTP ? PS_BSMTP : PS_SMTP;
 	d->s.stop = true;
 	return false;
@@ -259,13 +421,6 @@ stream_body(struct drv *d, struct msgsrc *src)
 	return r;
 }
 
-/* The fate of a refused message under the softbounce rule. */
-static enum msg_fate
-refused(struct drv *d)
-{
-	return d->cfg->g.softbounce == FLAG_FALSE ? FATE_DELETE : FATE_KEEP;
-}
-
 /* MAIL FROM (or %F) for the sink in use, as the reference picks it;
  * allocated. */
 static char *
@@ -285,6 +440,28 @@ envelope_sender(const struct drv *d, const struct msg_info *info)
 	}
 }
 
+/* The Received: facts for the accepted recipient(s). */
+static void
+received_for(struct drv *d, struct msg_received *rcv)
+{
+	struct sink	*sk = d->sink;
+	size_t		 i;
+
+	rcv->mode = "single-drop";
+	if (sink_naccepted(sk) != 1)
+		return;
+	for (i = 0; i < sink_rcpt_count(sk); i++) {
+		if (sink_rcpt_result(sk, i) != SINK_OK)
+			continue;
+		rcv->rcpt = sink_rcpt_addr(sk, i);
+		if (sink_rcpt_is_fallback(sk, i)) {
+			rcv->mode = "by default";
+			log_verbose(_("no address matches; forwarding to %s."),
+			    d->cfg->g.postmaster);
+		}
+	}
+}
+
 /* Send the message through the sink; returns its fate. */
 static enum msg_fate
 to_sink(struct drv *d, const struct msgref *m, struct msgsrc *src,
@@ -294,26 +471,30 @@ to_sink(struct drv *d, const struct msgref *m, struct msgsrc *src,
 	const char	*rcpt[1] = { o->localnames.v[0] };
 	struct sink_env	 env = { 0 };
 	struct msg_received rcv = { 0 };
+	struct attempt	 a = { 0 };
 	enum sink_result r;
+	enum msg_fate	 fate;
 	char		*sender;
 	int		 b;
 
 	if (!sink_ready(d))
 		return drain(d, src) < 0 ? FATE_ABORT : FATE_KEEP;
 	sender = envelope_sender(d, info);
+	a.info = info;
+	a.sender = sender;
 	env.sender = sender;
 	env.rcpt = rcpt;
 	env.nrcpt = 1;
 	env.size = m->size;
 	env.body = info->body8 == 2 ? SINK_BODY_8BIT :
 	    info->body8 == 1 ? SINK_BODY_7BIT : SINK_BODY_UNKNOWN;
+	if (d->sconf.kind == SINK_SMTP || d->sconf.kind == SINK_LMTP)
+		env.fallback = d->cfg->g.postmaster;
 	r = sink_begin(d->sink, &env);
+	if (r == SINK_OK || sink_fail_stage(d->sink) == SINK_STAGE_RCPT)
+		refusal_rcpts(d, &a);
 	if (r == SINK_OK) {
-		if (sink_naccepted(d->sink) == 1 && sink_rcpt_count(d->sink) > 0)
-			for (size_t i = 0; i < sink_rcpt_count(d->sink); i++)
-				if (sink_rcpt_result(d->sink, i) == SINK_OK)
-					rcv.rcpt = sink_rcpt_addr(d->sink, i);
-		rcv.mode = "single-drop";
+		received_for(d, &rcv);
 		rcv.when = (long long)time(NULL);
 		if (msg_write_header(d->msg, &rcv, out_line, d) != 0)
 			r = SINK_ERROR;
@@ -329,27 +510,13 @@ to_sink(struct drv *d, const struct msgref *m, struct msgsrc *src,
 			sink_abort(d->sink);
 	}
 	d->since_sink++;
-	free(sender);
-	if (r != SINK_OK && drain(d, src) < 0)
+	if (r != SINK_OK && drain(d, src) < 0) {
+		free(sender);
 		return FATE_ABORT;
-	switch (r) {
-	case SINK_OK:
-		return FATE_DELETE;
-	case SINK_TEMPFAIL:
-		log_err(_("%s error: %s"), sink_name(d->sink),
-		    sink_error(d->sink));
-		return FATE_KEEP;
-	case SINK_REFUSED:
-		log_err(_("%s error: %s"), sink_name(d->sink),
-		    sink_error(d->sink));
-		return refused(d);
-	default:
-		/* the message stays; the next one gets a new sink */
-		log_err("%s", sink_error(d->sink));
-		sink_close(d->sink);
-		d->sink = NULL;
-		return FATE_KEEP;
 	}
+	fate = refusal_verdict(d, &a, r);
+	free(sender);
+	return fate;
 }
 
 /* deliver(): one fetched message, from the header to the verdict. */
@@ -359,11 +526,26 @@ deliver(struct session *s, const struct msgref *m, struct msgsrc *src)
 	struct drv		*d = s->arg;
 	const struct msg_info	*info = NULL;
 	enum msg_fate		 fate;
+	int			 hr;
 
-	log_progress(_("reading message %s@%s:%lu of %lu (%llu octets)"),
-	    s->q->o.remote, d->truename, m->num, d->count, m->size);
+	if (s->imap)
+		log_progress(_("reading message %s@%s:%lu of %lu"),
+		    s->q->o.remote, d->truename, m->num, d->count);
+	else
+		log_progress(_("reading message %s@%s:%lu of %lu (%llu "
+		    "octets)"), s->q->o.remote, d->truename, m->num, d->count,
+		    m->size);
 	msg_reset(d->msg);
-	if (msg_read_header(d->msg, src, &info) != 0) {
+	hr = msg_read_header(d->msg, src, &info);
+	if (hr == 0 && s->imap) {
+		/* IMAP: header and body sizes, as the reference shows them */
+		log_progress_more(_(" (%zu header octets)"),
+		    info->header_bytes);
+		log_progress_more(_(" (%llu body octets)"),
+		    m->size > info->header_bytes ? m->size -
+		    info->header_bytes : 0);
+	}
+	if (hr != 0) {
 		log_err("%s", msg_error(d->msg));
 		if (drain(d, src) < 0)
 			return FATE_ABORT;
@@ -375,13 +557,18 @@ deliver(struct session *s, const struct msgref *m, struct msgsrc *src)
 			log_verbose(_("line: %s"), info->bad_line);
 		if (drain(d, src) < 0)
 			return FATE_ABORT;
-		fate = refused(d);
+		fate = refusal_fate(d);
 	} else if ((fate = to_sink(d, m, src, info)) == FATE_ABORT)
 		return FATE_ABORT;
 	s->fetched++;
+	if (d->sink == NULL && s->stop) {
+		/* no sink: the poll ends here, as the reference's does */
+		log_progress_end();
+		return fate;
+	}
 	if (fate == FATE_DELETE && s->q->o.keep == FLAG_TRUE) {
 		record_uid(d, m, UID_SEEN);
-		fate = FATE_KEEP;
+		fate = FATE_SEEN;	/* IMAP marks it \Seen */
 		log_progress_more("%s", _(" not flushed"));
 	} else if (fate == FATE_DELETE) {
 		record_uid(d, m, UID_DELETED);
@@ -409,9 +596,13 @@ committed(struct session *s)
 {
 	struct drv *d = s->arg;
 
-	for (size_t i = 0; i < d->ndeleted; i++)
+	for (size_t i = 0; i < d->ndeleted; i++) {
 		(void)uid_mark(d->uids, d->acct, d->deleted[i],
 		    d->deletedlen[i], UID_EXPUNGED);
+		free(d->deleted[i]);
+	}
+	/* committed once: IMAP commits at every EXPUNGE, folder by folder */
+	d->ndeleted = 0;
 }
 
 const struct session_ops driver_ops = {
@@ -431,7 +622,7 @@ deliver_setup(struct drv *d)
 	mo->truename = d->truename;
 	mo->ipaddr = d->ipaddr;
 	mo->localhost = d->dopts->hostname;
-	mo->proto = "POP3";
+	mo->proto = d->s.imap ? "IMAP" : "POP3";
 	mo->pollname = d->s.pollname;
 	mo->remote = o->remote;
 	mo->user = d->dopts->user;
@@ -464,6 +655,8 @@ deliver_setup(struct drv *d)
 	sc->stripcr = o->stripcr == FLAG_TRUE;
 	sc->forcecr = o->forcecr == FLAG_TRUE;
 	sc->pass8bits = o->pass8bits == FLAG_TRUE;
+	sc->esmtpname = o->esmtpname;
+	sc->esmtppassword = o->esmtppassword;
 	sc->idle = sink_idle;
 	sc->idle_arg = d;
 	if (d->dopts->verbose >= 1) {
@@ -480,6 +673,7 @@ deliver_finish(struct drv *d)
 
 	sink_close(d->sink);
 	d->sink = NULL;
+	oversized_warn(d);
 	msg_free(d->msg);
 	d->msg = NULL;
 	buf_free(d->line);

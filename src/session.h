@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "cfg.h"
 #include "msg.h"
@@ -52,13 +53,20 @@ struct msgref {
 	enum msg_action		 action;
 	bool			 old;	/* seen in an earlier poll */
 	bool			 oversized;
+	/* IMAP: the server flags it \Seen (or \Deleted), which makes it
+	 * old as the reference decides; its UID as a number */
+	bool			 seen_flag;
+	uint32_t		 imap_uid;
 };
 
 /* What became of a fetched message. */
 enum msg_fate {
 	FATE_DELETE,		/* delivered (or refused for good): delete */
 	FATE_KEEP,		/* leave it on the server */
-	FATE_ABORT		/* stop the poll (s->status says why) */
+	FATE_ABORT,		/* stop the poll (s->status says why) */
+	FATE_SEEN		/* delivered and kept (keep): leave it on
+				 * the server, marked seen where the
+				 * protocol can (IMAP \Seen); else as KEEP */
 };
 
 struct session;
@@ -103,6 +111,15 @@ struct session {
 						 * sink failed); still QUIT */
 	/* messages handed to deliver() (or, with -c, found new) */
 	unsigned long		 fetched;
+	/* IMAP: set by the driver, the summary has no octets and names
+	 * the folder, progress shows header and body octets */
+	bool			 imap;
+	bool			 check;		/* -c: change nothing */
+	/* IMAP, set by the protocol before plan(): the folder polled
+	 * (NULL: the default one, not named in messages) and its
+	 * UIDVALIDITY (0: none) */
+	const char		*folder;
+	uint32_t		 uidvalidity;
 };
 
 /* After a TLS handshake: the certificate lines -v shows and the

@@ -91,11 +91,16 @@ sink_begin(struct sink *s, const struct sink_env *env)
 		sink_abort(s);
 	free(s->error);
 	s->error = NULL;
+	s->code = 0;
+	s->stage = SINK_STAGE_NONE;
+	s->fallback = env->fallback != NULL && *env->fallback != '\0' ?
+	    env->fallback : NULL;
 	sink_rcpt_fill(s, env);
 	s->bol = true;
 	r = s->ops->begin(s, env);
 	for (i = 0; i < s->nrcpt; i++)
 		s->rcpt[i].local = NULL;	/* borrowed for the call */
+	s->fallback = NULL;
 	if (r == SINK_OK)
 		s->state = SINK_INMSG;
 	return r;
@@ -177,6 +182,30 @@ sink_naccepted(const struct sink *s)
 	return n;
 }
 
+int
+sink_rcpt_code(const struct sink *s, size_t i)
+{
+	return i < s->nrcpt ? s->rcpt[i].code : 0;
+}
+
+bool
+sink_rcpt_is_fallback(const struct sink *s, size_t i)
+{
+	return i < s->nrcpt && s->rcpt[i].fallback;
+}
+
+int
+sink_error_code(const struct sink *s)
+{
+	return s->code;
+}
+
+enum sink_stage
+sink_fail_stage(const struct sink *s)
+{
+	return s->stage;
+}
+
 const char *
 sink_error(const struct sink *s)
 {
@@ -247,6 +276,38 @@ sink_clean_addr(const char *a)
 }
 
 void
+sink_setfail(struct sink *s, enum sink_stage stage, int code)
+{
+	s->stage = stage;
+	s->code = code;
+}
+
+size_t
+sink_rcpt_add_fallback(struct sink *s)
+{
+	const struct sink_conf	*c = s->conf;
+	struct sink_rcpt	*r;
+	const char		*dom;
+	char			*a;
+
+	s->rcpt = xreallocarray(s->rcpt, s->nrcpt + 1, sizeof(*s->rcpt));
+	r = &s->rcpt[s->nrcpt];
+	memset(r, 0, sizeof(*r));
+	dom = c->smtpaddress != NULL && *c->smtpaddress != '\0' ?
+	    c->smtpaddress : s->dest;
+	if (strchr(s->fallback, '@') != NULL || c->rawrcpt)
+		a = xstrdup(s->fallback);
+	else
+		a = xasprintf("%s@%s", s->fallback, dom);
+	r->addr = sink_clean_addr(a);
+	free(a);
+	r->local = s->fallback;
+	r->fallback = true;
+	r->result = SINK_ERROR;
+	return s->nrcpt++;
+}
+
+void
 sink_set_dest(struct sink *s, const char *dest)
 {
 	free(s->dest);
@@ -289,7 +350,7 @@ sink_qualify(const struct sink *s, const char *name)
 	const struct sink_conf	*c = s->conf;
 	char			*a, *r;
 
-	if (strchr(name, '@') != NULL)
+	if (strchr(name, '@') != NULL || c->rawrcpt)
 		a = xstrdup(name);
 	else if (c->smtpname != NULL && *c->smtpname != '\0')
 		a = xstrdup(c->smtpname);

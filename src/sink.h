@@ -44,6 +44,15 @@ enum sink_result {
 	SINK_ERROR		/* the sink broke (I/O, protocol, timeout) */
 };
 
+/* Where the current message failed (sink_fail_stage()). */
+enum sink_stage {
+	SINK_STAGE_NONE = 0,	/* no failure (or before any command) */
+	SINK_STAGE_MAIL,	/* MAIL FROM */
+	SINK_STAGE_RCPT,	/* RCPT TO: no recipient took it */
+	SINK_STAGE_DATA,	/* the DATA command */
+	SINK_STAGE_EOD		/* after the final "." (MDA: its exit) */
+};
+
 /* What the message body declares, for ESMTP BODY=. */
 enum sink_body {
 	SINK_BODY_UNKNOWN = 0,
@@ -64,6 +73,12 @@ struct sink_conf {
 	const char	*heloname;	/* our name for EHLO/LHLO/HELO */
 	const char	*smtpaddress;	/* domain for unqualified RCPT */
 	const char	*smtpname;	/* full RCPT address (single-drop) */
+	bool		 rawrcpt;	/* RCPT addresses as given, never
+					 * qualified (bounces: "postmaster") */
+	/* ESMTP AUTH to the listener (PLAIN, LOGIN, CRAM-MD5) when both
+	 * are set and it offers one of them; a failure is not fatal. */
+	const char	*esmtpname;
+	const char	*esmtppassword;
 	const char	*mda;		/* SINK_MDA: the command (%T %F %s) */
 	const char	*bsmtp;		/* SINK_BSMTP: path or "-" */
 	int		 timeout;	/* seconds per operation, 0 = none */
@@ -90,6 +105,10 @@ struct sink_env {
 	size_t		 nrcpt;
 	unsigned long long size;	/* server-reported size, 0 = unknown */
 	enum sink_body	 body;
+	/* SMTP/LMTP: the name tried in the same transaction when every
+	 * recipient was refused for good (the postmaster); qualified like
+	 * the others but never replaced by smtpname.  NULL or "": none. */
+	const char	*fallback;
 };
 
 /*
@@ -132,8 +151,19 @@ size_t		 sink_naccepted(const struct sink *);
  * data), "" if none; for bounces.  Borrowed until the next message. */
 const char	*sink_rcpt_reply(const struct sink *, size_t);
 
-/* Text of the last failure (reply line or errno text); borrowed. */
+/* The reply code of recipient i (0 when it got none). */
+int		 sink_rcpt_code(const struct sink *, size_t);
+/* Whether recipient i is the fallback (see sink_env.fallback). */
+bool		 sink_rcpt_is_fallback(const struct sink *, size_t);
+
+/* Text of the last failure (the whole reply, lines joined by "\n",
+ * control characters as '?'; or an errno text); borrowed. */
 const char	*sink_error(const struct sink *);
+/* The reply code behind the last failure, 0 if it was not a reply (I/O,
+ * protocol error, MDA). */
+int		 sink_error_code(const struct sink *);
+/* Where the current message failed. */
+enum sink_stage	 sink_fail_stage(const struct sink *);
 /* Name of the host in use ("localhost", "/run/lmtp"), "" if none. */
 const char	*sink_host(const struct sink *);
 /* Whether %T, %F or %s appear inside single quotes in an MDA command

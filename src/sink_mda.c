@@ -7,8 +7,11 @@
  * by '_', and starts "/bin/sh -c CMD" with a pipe on its stdin (stdout
  * and stderr inherited).  "%%" is not special, as in the reference.
  * Lines are queued and written in chunks; if the MDA stops reading
- * (EPIPE) the rest of the message is dropped and its exit status
- * decides.  sink_end() closes the pipe and reaps the MDA.  SIGPIPE must
+ * (EPIPE) the rest of the message is dropped and sink_end() reports
+ * SINK_ERROR whatever its exit status (it did not get the message).
+ * Otherwise its exit status decides: 0 is SINK_OK, anything else
+ * (EX_TEMPFAIL, a signal, ...) SINK_TEMPFAIL.  sink_end() closes the
+ * pipe and reaps the MDA; no child outlives a message.  SIGPIPE must
  * be ignored by the program.
  */
 #include "config.h"
@@ -342,7 +345,11 @@ mda_end(struct sink *s)
 	m->fd = -1;
 	if (s->conf->idle != NULL)
 		s->conf->idle(s->conf->idle_arg);
-	if ((st = mda_wait(m)) == -1)
+	if ((st = mda_wait(m)) != -1 && (m->gone || m->werr != 0)) {
+		/* it did not take the whole message, whatever it says */
+		sink_seterr(s, "%s", _("error writing message text"));
+		r = SINK_ERROR;
+	} else if (st == -1)
 		sink_seterr(s, _("MDA lost: %s"), strerror(errno));
 	else if (WIFSIGNALED(st))
 		sink_seterr(s, _("MDA died of signal %d"), WTERMSIG(st));
@@ -351,9 +358,6 @@ mda_end(struct sink *s)
 	else if (WEXITSTATUS(st) != 0)
 		sink_seterr(s, _("MDA returned nonzero status %d"),
 		    WEXITSTATUS(st));
-	else if (m->werr != 0)
-		sink_seterr(s, _("Error writing to MDA: %s"),
-		    strerror(m->werr));
 	else
 		r = SINK_OK;
 	for (i = 0; i < s->nrcpt; i++)

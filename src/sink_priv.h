@@ -16,7 +16,9 @@ struct sink_rcpt {
 	char		*addr;		/* as sent: "user@dest" */
 	const char	*local;		/* as given by the driver (borrowed
 					 * for sink_begin() only) */
-	char		*reply;		/* reply line about it, or NULL */
+	char		*reply;		/* reply about it, or NULL */
+	int		 code;		/* its reply code, 0 for none */
+	bool		 fallback;	/* the sink_env.fallback entry */
 	enum sink_result result;
 };
 
@@ -49,6 +51,9 @@ struct sink {
 	char			*host;	/* sink_host(); NULL = "" */
 	char			*dest;	/* domain for unqualified names */
 	char			*error;	/* sink_error(); NULL = "" */
+	int			 code;	/* sink_error_code() */
+	enum sink_stage		 stage;	/* sink_fail_stage() */
+	const char		*fallback; /* of the current message, or NULL */
 	struct sink_rcpt	*rcpt;
 	size_t			 nrcpt;
 	enum sink_state		 state;
@@ -74,6 +79,11 @@ char	*sink_printable(const char *, size_t);
 /* A copy of an address with CR and LF replaced by '_' (no command
  * injection through a hostile Return-Path). */
 char	*sink_clean_addr(const char *);
+/* Note where the current message failed and the reply code (0: none). */
+void	sink_setfail(struct sink *, enum sink_stage, int code);
+/* Append the fallback recipient (s->fallback, qualified without
+ * smtpname) to s->rcpt, not tried yet; its index. */
+size_t	sink_rcpt_add_fallback(struct sink *);
 /* Set the destination domain for unqualified recipients. */
 void	sink_set_dest(struct sink *, const char *);
 /* Set the host name shown by sink_host(). */

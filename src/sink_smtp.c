@@ -35,6 +35,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "conn.h"
 #include "i18n.h"
@@ -46,15 +47,24 @@
 #define SMTP_LINE_MAX	65536	/* bytes per reply line */
 #define SMTP_MAX_LINES	1000	/* lines per (multi-line) reply */
 #define SMTP_QUIT_WAIT	10	/* seconds to wait for the QUIT reply */
+#define SMTP_TEXT_MAX	16384	/* bytes of a reply kept for messages */
 #define SMTP_EOM_TRACE	". (EOM)"
+
+/* AUTH mechanisms offered (struct smtp.auth). */
+#define SMTP_AUTH_PLAIN	0x01
+#define SMTP_AUTH_LOGIN	0x02
+#define SMTP_AUTH_CRAM	0x04
 
 struct smtp {
 	struct conn	*conn;		/* NULL when dead */
 	struct buf	*line;		/* last reply line */
+	struct buf	*text;		/* the whole last reply, printable,
+					 * lines joined by "\n" (bounded) */
 	bool		 lmtp;
 	bool		 cap_8bit;
 	bool		 cap_size;
 	bool		 cap_pipe;
+	int		 auth;		/* SMTP_AUTH_* offered */
 	bool		 garbled;	/* last reply was not SMTP */
 };
 
@@ -92,10 +102,18 @@ static enum smtp_try smtp_envelope(struct sink *, const struct sink_env *,
 		    enum sink_result *);
 static enum sink_result smtp_mail_refused(struct sink *, int, int);
 static int	 smtp_rcpts(struct sink *, int, int *);
-static enum sink_result smtp_after_rcpts(struct sink *, int, int);
+static enum sink_result smtp_after_rcpts(struct sink *,
+		    const struct sink_env *, int, int);
 static void	 smtp_note_rcpt(struct sink *, size_t, int);
 static enum sink_result smtp_end_lmtp(struct sink *);
 static int	 smtp_put(void *, const void *, size_t);
+static void	 smtp_seterr_reply(struct sink *, enum sink_stage, int);
+static enum sink_result smtp_rcpt_verdict(struct sink *);
+static enum sink_result smtp_fallback(struct sink *, const struct sink_env *,
+		    int, int);
+static void	 smtp_auth(struct sink *);
+static int	 smtp_auth_step(struct sink *, const char *, bool);
+static char	*smtp_auth_challenge(struct sink *, size_t *);
 
 const struct sink_ops sink_smtp_ops = {
 	"SMTP",
@@ -118,11 +136,13 @@ smtp_open(struct sink *s, char **cause)
 
 	sm = xcalloc(1, sizeof(*sm));
 	sm->line = buf_create(SMTP_LINE_MAX);
+	sm->text = buf_create(SMTP_TEXT_MAX + SMTP_LINE_MAX);
 	s->impl = sm;
 	if (s->conf->kind == SINK_LMTP)
 		s->name = "LMTP";
 	if (smtp_hunt(s, cause) == -1) {
 		buf_free(sm->line);
+		buf_free(sm->text);
 		free(sm);
 		s->impl = NULL;
 		return -1;
@@ -318,6 +338,7 @@ smtp_greet(struct sink *s, const char *verb)
 	int		 code;
 
 	sm->cap_8bit = sm->cap_size = sm->cap_pipe = false;
+	sm->auth = 0;
 	if ((code = smtp_reply(s, false)) == -1)
 		return -1;
 	if (code / 100 != 2) {
@@ -335,7 +356,167 @@ smtp_greet(struct sink *s, const char *verb)
 		sink_seterr_line(s, buf_data(sm->line), buf_len(sm->line));
 		return -1;
 	}
-	return 0;
+	if (sm->auth != 0)
+		smtp_auth(s);
+	return sm->conn != NULL ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- */
+/* AUTH                                                             */
+
+/*
+ * Send one AUTH line (with mask, shown in the transcript as its first
+ * keep bytes and "*") and read the reply: its code, or -1 when the
+ * connection failed (it is then dropped).
+ */
+static int
+smtp_auth_send(struct sink *s, const char *line, bool mask, size_t keep)
+{
+	struct smtp	*sm = s->impl;
+	int		 code;
+
+	if (mask)
+		conn_mask_next(sm->conn, keep);
+	(void)conn_printf(sm->conn, "%s\r\n", line);
+	if (smtp_flush(s) == -1 || (code = smtp_reply(s, false)) == -1) {
+		smtp_drop(s);
+		return -1;
+	}
+	return code;
+}
+
+/* smtp_auth_send() of a secret line, shown as "*" (keep 0 = whole). */
+static int
+smtp_auth_step(struct sink *s, const char *line, bool secret)
+{
+	return smtp_auth_send(s, line, secret, 0);
+}
+
+/*
+ * The decoded challenge of the 334 reply just read (allocated, *n its
+ * length), or NULL when there is none or it is not base64: "334",
+ * "334 " and "334 !!" must not crash anything (CVE-2025-61962).
+ */
+static char *
+smtp_auth_challenge(struct sink *s, size_t *n)
+{
+	struct smtp	*sm = s->impl;
+	const char	*p = buf_data(sm->line);
+	size_t		 len = buf_len(sm->line);
+
+	if (len < 5 || p[3] != ' ')
+		return NULL;
+	return auth_b64_decode(p + 4, len - 4, n);
+}
+
+/* Wipe and free a secret string; NULL ok. */
+static void
+smtp_auth_free(char *p)
+{
+	if (p == NULL)
+		return;
+	explicit_bzero(p, strlen(p));
+	free(p);
+}
+
+/* CRAM-MD5 (RFC 2195): the reply code at the end, -1 if the link died. */
+static int
+smtp_auth_cram(struct sink *s)
+{
+	const struct sink_conf	*c = s->conf;
+	char			*chal, *dig, *b;
+	size_t			 n;
+	int			 code;
+
+	if ((code = smtp_auth_step(s, "AUTH CRAM-MD5", false)) != 334)
+		return code;
+	if ((chal = smtp_auth_challenge(s, &n)) == NULL)
+		return smtp_auth_step(s, "*", false);
+	dig = auth_cram_md5(c->esmtpname, c->esmtppassword, chal, n);
+	free(chal);
+	b = auth_b64_encode(dig, strlen(dig));
+	smtp_auth_free(dig);
+	code = smtp_auth_step(s, b, true);
+	smtp_auth_free(b);
+	return code;
+}
+
+/* PLAIN (RFC 4616) with the initial response. */
+static int
+smtp_auth_plain(struct sink *s)
+{
+	const struct sink_conf	*c = s->conf;
+	size_t			 nu = strlen(c->esmtpname);
+	size_t			 np = strlen(c->esmtppassword);
+	char			*raw, *b, *line;
+	int			 code;
+
+	raw = xmalloc(nu + np + 2);
+	raw[0] = '\0';
+	memcpy(raw + 1, c->esmtpname, nu);
+	raw[nu + 1] = '\0';
+	memcpy(raw + nu + 2, c->esmtppassword, np);
+	b = auth_b64_encode(raw, nu + np + 2);
+	explicit_bzero(raw, nu + np + 2);
+	free(raw);
+	line = xasprintf("AUTH PLAIN %s", b);
+	smtp_auth_free(b);
+	code = smtp_auth_send(s, line, true, strlen("AUTH PLAIN "));
+	smtp_auth_free(line);
+	if (code == 334)	/* it wants more: we have nothing more */
+		code = smtp_auth_step(s, "*", false);
+	return code;
+}
+
+/* LOGIN: user name and password, each after a 334. */
+static int
+smtp_auth_login(struct sink *s)
+{
+	const struct sink_conf	*c = s->conf;
+	char			*b;
+	int			 code;
+
+	if ((code = smtp_auth_step(s, "AUTH LOGIN", false)) != 334)
+		return code;
+	b = auth_b64_encode(c->esmtpname, strlen(c->esmtpname));
+	code = smtp_auth_step(s, b, true);
+	smtp_auth_free(b);
+	if (code != 334)
+		return code;
+	b = auth_b64_encode(c->esmtppassword, strlen(c->esmtppassword));
+	code = smtp_auth_step(s, b, true);
+	smtp_auth_free(b);
+	if (code == 334)	/* a third challenge: give up */
+		code = smtp_auth_step(s, "*", false);
+	return code;
+}
+
+/*
+ * Authenticate with the first of CRAM-MD5, PLAIN, LOGIN the listener
+ * offers, when esmtpname and esmtppassword are set.  A refusal is
+ * logged and otherwise ignored (the listener decides what it accepts
+ * unauthenticated); only a broken connection ends the attempt at this
+ * host (sm->conn is then NULL).
+ */
+static void
+smtp_auth(struct sink *s)
+{
+	const struct sink_conf	*c = s->conf;
+	struct smtp		*sm = s->impl;
+	int			 code;
+
+	if (c->esmtpname == NULL || *c->esmtpname == '\0' ||
+	    c->esmtppassword == NULL || *c->esmtppassword == '\0')
+		return;
+	if (sm->auth & SMTP_AUTH_CRAM)
+		code = smtp_auth_cram(s);
+	else if (sm->auth & SMTP_AUTH_PLAIN)
+		code = smtp_auth_plain(s);
+	else
+		code = smtp_auth_login(s);
+	if (code != -1 && code / 100 != 2)
+		log_err(_("%s authentication as %s failed: %s"), s->name,
+		    c->esmtpname, buf_data(sm->text));
 }
 
 /* ---------------------------------------------------------------- */
@@ -355,11 +536,20 @@ smtp_reply(struct sink *s, bool caps)
 	int		 r;
 
 	sm->garbled = false;
+	buf_reset(sm->text);
 	for (nl = 0;; nl++) {
 		if ((r = conn_getline(sm->conn, sm->line, SMTP_LINE_MAX)) != 1)
 			return smtp_fail_io(s, r);
 		p = buf_data(sm->line);
 		n = buf_len(sm->line);
+		if (buf_len(sm->text) < SMTP_TEXT_MAX) {
+			char	*t = sink_printable(p, n);
+
+			if (nl > 0)
+				(void)buf_append(sm->text, "\n", 1);
+			(void)buf_append(sm->text, t, n);
+			free(t);
+		}
 		if (nl >= SMTP_MAX_LINES || n < 3 ||
 		    p[0] < '1' || p[0] > '5' || p[1] < '0' || p[1] > '9' ||
 		    p[2] < '0' || p[2] > '9' ||
@@ -384,9 +574,9 @@ smtp_reply(struct sink *s, bool caps)
 static void
 smtp_cap(struct smtp *sm, const char *p, size_t n)
 {
-	size_t	 k;
+	size_t	 k, i, j;
 
-	for (k = 0; k < n && p[k] != ' '; k++)
+	for (k = 0; k < n && p[k] != ' ' && p[k] != '='; k++)
 		;
 	if (k == 8 && strncasecmp(p, "8BITMIME", 8) == 0)
 		sm->cap_8bit = true;
@@ -394,6 +584,30 @@ smtp_cap(struct smtp *sm, const char *p, size_t n)
 		sm->cap_size = true;
 	else if (k == 10 && strncasecmp(p, "PIPELINING", 10) == 0)
 		sm->cap_pipe = true;
+	else if (k == 4 && strncasecmp(p, "AUTH", 4) == 0) {
+		/* "AUTH PLAIN LOGIN" or the old "AUTH=LOGIN" */
+		for (i = k + 1; i < n; i = j + 1) {
+			for (j = i; j < n && p[j] != ' '; j++)
+				;
+			if (j - i == 5 && strncasecmp(p + i, "PLAIN", 5) == 0)
+				sm->auth |= SMTP_AUTH_PLAIN;
+			else if (j - i == 5 && strncasecmp(p + i, "LOGIN", 5) == 0)
+				sm->auth |= SMTP_AUTH_LOGIN;
+			else if (j - i == 8 &&
+			    strncasecmp(p + i, "CRAM-MD5", 8) == 0)
+				sm->auth |= SMTP_AUTH_CRAM;
+		}
+	}
+}
+
+/* The failure is the reply just read: its text, code and stage. */
+static void
+smtp_seterr_reply(struct sink *s, enum sink_stage stage, int code)
+{
+	struct smtp	*sm = s->impl;
+
+	sink_seterr(s, "%s", buf_data(sm->text));
+	sink_setfail(s, stage, code);
 }
 
 /* Error text for a failed read (r from conn_getline); -1. */
@@ -560,17 +774,20 @@ smtp_envelope(struct sink *s, const struct sink_env *env,
 	if (smtp_flush(s) == -1 || (code = smtp_reply(s, false)) == -1 ||
 	    code == 421) {
 		if (code == 421)
-			sink_seterr_line(s, buf_data(sm->line),
-			    buf_len(sm->line));
+			smtp_seterr_reply(s, SINK_STAGE_MAIL, code);
+		else
+			sink_setfail(s, SINK_STAGE_MAIL, 0);
 		smtp_drop(s);
 		return code == -1 && sm->garbled ? SMTP_DONE : SMTP_RETRY;
 	}
 	if (code / 100 != 2)
 		*r = smtp_mail_refused(s, pipe, code);
 	else if (smtp_rcpts(s, pipe, &data) == 0)
-		*r = smtp_after_rcpts(s, pipe, data);
-	else
+		*r = smtp_after_rcpts(s, env, pipe, data);
+	else {
+		sink_setfail(s, SINK_STAGE_RCPT, 0);
 		smtp_drop(s);
+	}
 	return SMTP_DONE;
 }
 
@@ -578,12 +795,11 @@ smtp_envelope(struct sink *s, const struct sink_env *env,
 static enum sink_result
 smtp_mail_refused(struct sink *s, int pipe, int code)
 {
-	struct smtp		*sm = s->impl;
 	enum sink_result	 r;
 	size_t			 i;
 	int			 data = 0;
 
-	sink_seterr_line(s, buf_data(sm->line), buf_len(sm->line));
+	smtp_seterr_reply(s, SINK_STAGE_MAIL, code);
 	r = smtp_class(s, code);
 	for (i = 0; i < s->nrcpt; i++)
 		s->rcpt[i].result = r;
@@ -622,15 +838,15 @@ smtp_rcpts(struct sink *s, int pipe, int *data)
 	return 0;
 }
 
-/* Record a recipient's reply. */
+/* Record a recipient's reply (the one just read). */
 static void
 smtp_note_rcpt(struct sink *s, size_t i, int code)
 {
 	struct smtp	*sm = s->impl;
 
 	free(s->rcpt[i].reply);
-	s->rcpt[i].reply = sink_printable(buf_data(sm->line),
-	    buf_len(sm->line));
+	s->rcpt[i].reply = xstrdup(buf_data(sm->text));
+	s->rcpt[i].code = code;
 	switch (code / 100) {
 	case 2:
 		s->rcpt[i].result = SINK_OK;
@@ -645,32 +861,102 @@ smtp_note_rcpt(struct sink *s, size_t i, int code)
 }
 
 /*
+ * The RCPT replies together: SINK_OK if one recipient was accepted
+ * and none deferred; else SINK_TEMPFAIL (any 4xx: the first one is the
+ * error) or SINK_REFUSED (the first 5xx is the error).
+ */
+static enum sink_result
+smtp_rcpt_verdict(struct sink *s)
+{
+	size_t	 i, ok = 0, temp = s->nrcpt, bad = s->nrcpt;
+
+	for (i = 0; i < s->nrcpt; i++) {
+		if (s->rcpt[i].result == SINK_OK)
+			ok++;
+		else if (s->rcpt[i].result == SINK_TEMPFAIL && temp == s->nrcpt)
+			temp = i;
+		else if (s->rcpt[i].result == SINK_REFUSED && bad == s->nrcpt)
+			bad = i;
+	}
+	if (temp < s->nrcpt)
+		i = temp;
+	else if (ok == 0 && bad < s->nrcpt)
+		i = bad;
+	else
+		return ok > 0 ? SINK_OK : SINK_REFUSED;
+	sink_seterr(s, "%s", s->rcpt[i].reply);
+	sink_setfail(s, SINK_STAGE_RCPT, s->rcpt[i].code);
+	return i == temp ? SINK_TEMPFAIL : SINK_REFUSED;
+}
+
+/*
+ * Every recipient was refused for good: offer the message to the
+ * fallback (postmaster), in the same transaction in lock-step mode, in
+ * a new one after a pipelined DATA (which has failed: there was no
+ * recipient).  SINK_OK when it was accepted and DATA may be sent.
+ */
+static enum sink_result
+smtp_fallback(struct sink *s, const struct sink_env *env, int pipe,
+    int data)
+{
+	struct smtp	*sm = s->impl;
+	size_t		 i;
+	int		 code;
+
+	if (pipe) {
+		if (data == 354) {
+			/* DATA without a recipient accepted: cannot go on */
+			sink_seterr(s, _("%s listener accepted DATA without "
+			    "recipients"), s->name);
+			sink_setfail(s, SINK_STAGE_DATA, 0);
+			smtp_drop(s);
+			return SINK_ERROR;
+		}
+		smtp_rset(s);
+		if (sm->conn == NULL)
+			return SINK_ERROR;
+		smtp_mail_cmd(s, env);
+		if (smtp_flush(s) == -1 || (code = smtp_reply(s, false)) == -1) {
+			smtp_drop(s);
+			return SINK_ERROR;
+		}
+		if (code / 100 != 2)
+			return smtp_mail_refused(s, 0, code);
+	}
+	i = sink_rcpt_add_fallback(s);
+	(void)conn_printf(sm->conn, "RCPT TO:<%s>\r\n", s->rcpt[i].addr);
+	if (smtp_flush(s) == -1 || (code = smtp_reply(s, false)) == -1) {
+		sink_setfail(s, SINK_STAGE_RCPT, 0);
+		smtp_drop(s);
+		return SINK_ERROR;
+	}
+	smtp_note_rcpt(s, i, code);
+	if (code / 100 == 2)
+		return SINK_OK;
+	smtp_seterr_reply(s, SINK_STAGE_RCPT, code);
+	smtp_rset(s);
+	return code / 100 == 4 ? SINK_TEMPFAIL : SINK_REFUSED;
+}
+
+/*
  * Decide after the RCPT replies; send DATA in lock-step mode (pipe 0),
  * else data is the reply the pipelined DATA got.  A pipelined DATA that
  * was accepted although the message must not go on cannot be undone:
  * the connection is dropped.
  */
 static enum sink_result
-smtp_after_rcpts(struct sink *s, int pipe, int data)
+smtp_after_rcpts(struct sink *s, const struct sink_env *env, int pipe,
+    int data)
 {
 	struct smtp		*sm = s->impl;
-	enum sink_result	 r = SINK_OK;
-	size_t			 i, ok = 0, bad = 0;
+	enum sink_result	 r;
 
-	/* The error text: the first 4xx reply, else the first 5xx. */
-	for (i = 0; i < s->nrcpt; i++) {
-		if (s->rcpt[i].result == SINK_OK)
-			ok++;
-		else if (s->rcpt[i].result == SINK_TEMPFAIL &&
-		    r != SINK_TEMPFAIL) {
-			r = SINK_TEMPFAIL;
-			sink_seterr(s, "%s", s->rcpt[i].reply);
-		} else if (r == SINK_OK && bad++ == 0)
-			sink_seterr(s, "%s", s->rcpt[i].reply);
-	}
-	if (ok == 0 && r == SINK_OK)
-		r = SINK_REFUSED;
-	if (r != SINK_OK) {
+	r = smtp_rcpt_verdict(s);
+	if (r == SINK_REFUSED && s->fallback != NULL) {
+		if ((r = smtp_fallback(s, env, pipe, data)) != SINK_OK)
+			return r;
+		pipe = 0;		/* DATA has not gone out for it */
+	} else if (r != SINK_OK) {
 		if (pipe && data == 354)
 			smtp_drop(s);
 		else
@@ -680,12 +966,13 @@ smtp_after_rcpts(struct sink *s, int pipe, int data)
 	if (!pipe) {
 		(void)conn_write(sm->conn, "DATA\r\n", 6);
 		if (smtp_flush(s) == -1 || (data = smtp_reply(s, false)) == -1) {
+			sink_setfail(s, SINK_STAGE_DATA, 0);
 			smtp_drop(s);
 			return SINK_ERROR;
 		}
 	}
 	if (data != 354) {
-		sink_seterr_line(s, buf_data(sm->line), buf_len(sm->line));
+		smtp_seterr_reply(s, SINK_STAGE_DATA, data);
 		r = data / 100 == 2 || data / 100 == 3 ? SINK_ERROR :
 		    smtp_class(s, data);
 		if (r == SINK_ERROR)
@@ -697,6 +984,7 @@ smtp_after_rcpts(struct sink *s, int pipe, int data)
 	smtp_trace(s, false);
 	free(s->error);
 	s->error = NULL;
+	sink_setfail(s, SINK_STAGE_NONE, 0);
 	return SINK_OK;
 }
 
@@ -751,12 +1039,13 @@ smtp_end(struct sink *s)
 	if (sm->lmtp)
 		return smtp_end_lmtp(s);
 	if ((code = smtp_reply(s, false)) == -1) {
+		sink_setfail(s, SINK_STAGE_EOD, 0);
 		smtp_drop(s);
 		return SINK_ERROR;
 	}
 	if (code / 100 == 2)
 		return SINK_OK;
-	sink_seterr_line(s, buf_data(sm->line), buf_len(sm->line));
+	smtp_seterr_reply(s, SINK_STAGE_EOD, code);
 	if (code / 100 != 4 && code / 100 != 5) {
 		(void)smtp_class(s, code);
 		smtp_drop(s);
@@ -781,14 +1070,17 @@ smtp_end_lmtp(struct sink *s)
 			for (; i < s->nrcpt; i++)
 				if (s->rcpt[i].result == SINK_OK)
 					s->rcpt[i].result = SINK_ERROR;
+			sink_setfail(s, SINK_STAGE_EOD, 0);
 			smtp_drop(s);
 			return SINK_ERROR;
 		}
 		smtp_note_rcpt(s, i, code);
 		if (s->rcpt[i].result == SINK_OK)
 			continue;
-		if (r == SINK_OK)
+		if (r == SINK_OK) {
 			sink_seterr(s, "%s", s->rcpt[i].reply);
+			sink_setfail(s, SINK_STAGE_EOD, code);
+		}
 		if (s->rcpt[i].result == SINK_TEMPFAIL)
 			r = SINK_TEMPFAIL;
 		else if (r == SINK_OK)
@@ -824,6 +1116,7 @@ smtp_close(struct sink *s)
 		smtp_drop(s);
 	}
 	buf_free(sm->line);
+	buf_free(sm->text);
 	free(sm);
 	s->impl = NULL;
 }

@@ -35,6 +35,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "conn.h"
 #include "sink.h"
@@ -184,6 +185,13 @@ struct mta {
 	int		 sessions;	/* connections to serve; 1 */
 	bool		 drop_in_data;	/* hang up after one data line */
 	bool		 pipe_wait;	/* wait (bounded) for pipelined data */
+	/* AUTH: the replies to "AUTH ..." and to each line sent after a
+	 * 334, in order; "535 no" when they run out */
+	const char	*auth[4];
+	bool		 strict_data;	/* DATA without an accepted RCPT:
+					 * "554 no valid recipients" */
+	bool		 rcpt_session;	/* rcpt[] counts RCPTs of the whole
+					 * session, not of one transaction */
 };
 
 struct peer {
@@ -319,7 +327,7 @@ mta_session(int fd, const struct mta *m, int sess, int rec)
 	static char		 line[PEER_LINEMAX + 1];
 	const char		*rp;
 	size_t			 n;
-	int			 nr = 0;
+	int			 nr = 0, na = -1, nok = 0;
 
 	r.fd = fd;
 	r.len = 0;
@@ -328,7 +336,12 @@ mta_session(int fd, const struct mta *m, int sess, int rec)
 	while (rd_line(&r, line, &n)) {
 		writeall(rec, line, n);
 		rp = "502 unknown";
-		if (verb(line, "EHLO") || verb(line, "LHLO"))
+		if (verb(line, "AUTH") || na > 0) {
+			if (verb(line, "AUTH"))
+				na = 0;
+			rp = na < 4 && m->auth[na] ? m->auth[na] : "535 no";
+			na = strncmp(rp, "334", 3) == 0 ? na + 1 : -1;
+		} else if (verb(line, "EHLO") || verb(line, "LHLO"))
 			rp = m->ehlo ? m->ehlo : "250 peer";
 		else if (verb(line, "HELO"))
 			rp = m->helo ? m->helo : "250 peer";
@@ -337,11 +350,16 @@ mta_session(int fd, const struct mta *m, int sess, int rec)
 				writeall(rec, "{P}\n", 4);
 			rp = sess == 0 && m->mail1 ? m->mail1 :
 			    m->mail ? m->mail : "250 ok";
-			nr = 0;
+			if (!m->rcpt_session)
+				nr = 0;
+			nok = 0;
 		} else if (verb(line, "RCPT")) {
 			rp = nr < MAXRCPT && m->rcpt[nr] ? m->rcpt[nr] :
 			    "250 ok";
 			nr++;
+			nok += rp[0] == '2';
+		} else if (verb(line, "DATA") && m->strict_data && nok == 0) {
+			rp = "554 5.5.1 no valid recipients";
 		} else if (verb(line, "DATA")) {
 			if (mta_data(&r, m, rec, line) == -1)
 				return;
@@ -496,7 +514,7 @@ test_smtp_basic(void)
 		{ NULL, 0 } };
 	const char	*rcpts[] = { "alice", "bob@other.example" };
 	struct sink_env	 env = { "a@b.example", rcpts, 2, 1234,
-			    SINK_BODY_8BIT };
+			    SINK_BODY_8BIT, NULL };
 	struct sink_conf c;
 	struct mta	 m;
 	struct peer	 p;
@@ -561,7 +579,7 @@ test_smtp_lockstep(void)
 {
 	static const struct piece msg[] = { { "x", CRLF }, { NULL, 0 } };
 	const char	*rcpts[] = { "alice", "bob" };
-	struct sink_env	 env = { "", rcpts, 2, 99, SINK_BODY_8BIT };
+	struct sink_env	 env = { "", rcpts, 2, 99, SINK_BODY_8BIT, NULL };
 	struct sink_conf c;
 	struct mta	 m;
 	struct peer	 p;
@@ -601,7 +619,7 @@ test_smtp_body7(void)
 {
 	static const struct piece msg[] = { { "x", CRLF }, { NULL, 0 } };
 	const char	*rcpts[] = { "alice" };
-	struct sink_env	 env = { "s@x", rcpts, 1, 0, SINK_BODY_7BIT };
+	struct sink_env	 env = { "s@x", rcpts, 1, 0, SINK_BODY_7BIT, NULL };
 	struct sink_conf c;
 	struct mta	 m;
 	struct peer	 p;
@@ -652,7 +670,7 @@ test_smtp_helo(void)
 {
 	static const struct piece msg[] = { { "x", CRLF }, { NULL, 0 } };
 	const char	*rcpts[] = { "alice" };
-	struct sink_env	 env = { "s@x", rcpts, 1, 10, SINK_BODY_8BIT };
+	struct sink_env	 env = { "s@x", rcpts, 1, 10, SINK_BODY_8BIT, NULL };
 	struct sink_conf c;
 	struct mta	 m;
 	struct peer	 p;
@@ -706,7 +724,7 @@ test_smtp_hunt(void)
 {
 	static const struct piece msg[] = { { "x", CRLF }, { NULL, 0 } };
 	const char	*rcpts[] = { "alice" };
-	struct sink_env	 env = { "s@x", rcpts, 1, 0, SINK_BODY_UNKNOWN };
+	struct sink_env	 env = { "s@x", rcpts, 1, 0, SINK_BODY_UNKNOWN, NULL };
 	struct sink_conf c;
 	struct mta	 m;
 	struct peer	 p;
@@ -759,7 +777,7 @@ run_one(const struct mta *m, const char *const *rcpts, size_t n,
 	static const struct piece msg[] = { { "x", CRLF }, { NULL, 0 } };
 	static struct sink_conf c;
 	static const char *hosts[1];
-	struct sink_env	 env = { "s@x", rcpts, n, 0, SINK_BODY_UNKNOWN };
+	struct sink_env	 env = { "s@x", rcpts, n, 0, SINK_BODY_UNKNOWN, NULL };
 	struct peer	*pp = &runpeer;
 	struct sink	*s;
 	char		*cause = NULL;
@@ -882,7 +900,8 @@ test_smtp_errors(void)
 	m.eom = "554-5.7.1 rejected\r\n554 5.7.1 spam";
 	run_one(&m, one, 1, &rb, &re, &err, &rec, NULL);
 	ok(re == SINK_REFUSED, "eom 5xx (multi-line): refused");
-	is_str(err, "554 5.7.1 spam", "eom 5xx: last reply line as error");
+	is_str(err, "554-5.7.1 rejected\n554 5.7.1 spam",
+	    "eom 5xx: the whole reply as error");
 	free(err);
 	free(rec);
 
@@ -937,7 +956,7 @@ test_smtp_pipeline_4xx(void)
 {
 	static const struct piece msg[] = { { "y", CRLF }, { NULL, 0 } };
 	const char	*two[] = { "a", "b" };
-	struct sink_env	 env = { "s@x", two, 2, 0, SINK_BODY_UNKNOWN };
+	struct sink_env	 env = { "s@x", two, 2, 0, SINK_BODY_UNKNOWN, NULL };
 	struct sink_conf c;
 	struct mta	 m;
 	struct peer	 p;
@@ -984,7 +1003,7 @@ test_smtp_reconnect(void)
 	static const struct piece part[] = { { "partial", CRLF },
 		{ NULL, 0 } };
 	const char	*one[] = { "a" };
-	struct sink_env	 env = { "s@x", one, 1, 0, SINK_BODY_UNKNOWN };
+	struct sink_env	 env = { "s@x", one, 1, 0, SINK_BODY_UNKNOWN, NULL };
 	struct sink_conf c;
 	struct mta	 m;
 	struct peer	 p;
@@ -1038,7 +1057,7 @@ static void
 test_smtp_big(void)
 {
 	const char	*one[] = { "a" };
-	struct sink_env	 env = { "s@x", one, 1, 0, SINK_BODY_UNKNOWN };
+	struct sink_env	 env = { "s@x", one, 1, 0, SINK_BODY_UNKNOWN, NULL };
 	struct sink_conf c;
 	struct mta	 m;
 	struct peer	 p;
@@ -1080,7 +1099,7 @@ test_plugout(void)
 {
 	static const struct piece msg[] = { { "p", CRLF }, { NULL, 0 } };
 	const char	*one[] = { "a" };
-	struct sink_env	 env = { "s@x", one, 1, 0, SINK_BODY_UNKNOWN };
+	struct sink_env	 env = { "s@x", one, 1, 0, SINK_BODY_UNKNOWN, NULL };
 	struct sink_conf c;
 	struct sink	*s;
 	const char	*hosts[] = { "mx.example/2526" };
@@ -1126,12 +1145,302 @@ test_plugout(void)
 /* ---------------------------------------------------------------- */
 /* LMTP                                                             */
 
+
+/* ---------------------------------------------------------------- */
+/* failure details, the fallback recipient, AUTH                    */
+
+/* Start a peer with script m and open a sink on it with conf c. */
+static struct sink *
+open_peer(struct peer *pp, const struct mta *m, struct sink_conf *c)
+{
+	static const char	*hosts[1];
+	struct sink		*s;
+	char			*cause = NULL;
+
+	peer_tcp(pp, m);
+	hosts[0] = hostport(pp->port);
+	c->hosts = hosts;
+	c->nhosts = 1;
+	s = sink_open(c, &cause);
+	free(cause);
+	return s;
+}
+
+/* The record without the pipelining markers. */
+static char *
+unpiped(char *rec)
+{
+	char	*p;
+
+	while ((p = strstr(rec, "{P}\n")) != NULL)
+		memmove(p, p + 4, strlen(p + 4) + 1);
+	return rec;
+}
+
+/* One message through a fresh peer; the sink is returned still open
+ * (with its failure details) together with the results. */
+static struct sink *
+try_one(struct peer *pp, const struct mta *m, struct sink_conf *c,
+    const struct sink_env *env, enum sink_result *rb, enum sink_result *re)
+{
+	static const struct piece msg[] = { { "x", CRLF }, { NULL, 0 } };
+	struct sink	*s;
+
+	*rb = *re = SINK_ERROR;
+	if ((s = open_peer(pp, m, c)) == NULL)
+		return NULL;
+	if ((*rb = sink_begin(s, env)) == SINK_OK) {
+		(void)feed(s, msg);
+		*re = sink_end(s);
+	}
+	return s;
+}
+
+static void
+test_smtp_fail_details(void)
+{
+	const char	*one[] = { "alice" };
+	struct sink_env	 env = { "s@x", one, 1, 0, SINK_BODY_UNKNOWN, NULL };
+	enum sink_result rb, re;
+	struct sink_conf c;
+	struct peer	 p;
+	struct mta	 m;
+	struct sink	*s;
+
+	conf_init(&c, SINK_SMTP);
+	memset(&m, 0, sizeof(m));
+	m.mail = "550 5.7.1 go away";
+	s = try_one(&p, &m, &c, &env, &rb, &re);
+	ok(rb == SINK_REFUSED && sink_fail_stage(s) == SINK_STAGE_MAIL &&
+	    sink_error_code(s) == 550, "details: MAIL 550");
+	sink_close(s);
+	free(peer_done(&p));
+
+	memset(&m, 0, sizeof(m));
+	m.rcpt[0] = "451 4.3.0 later";
+	s = try_one(&p, &m, &c, &env, &rb, &re);
+	ok(rb == SINK_TEMPFAIL && sink_fail_stage(s) == SINK_STAGE_RCPT &&
+	    sink_error_code(s) == 451 && sink_rcpt_code(s, 0) == 451,
+	    "details: RCPT 451");
+	sink_close(s);
+	free(peer_done(&p));
+
+	memset(&m, 0, sizeof(m));
+	m.data = "554 5.7.1 no";
+	s = try_one(&p, &m, &c, &env, &rb, &re);
+	ok(rb == SINK_REFUSED && sink_fail_stage(s) == SINK_STAGE_DATA &&
+	    sink_error_code(s) == 554, "details: DATA 554");
+	sink_close(s);
+	free(peer_done(&p));
+
+	memset(&m, 0, sizeof(m));
+	m.eom = "552-5.3.4 too\r\n552 5.3.4 big";
+	s = try_one(&p, &m, &c, &env, &rb, &re);
+	ok(re == SINK_REFUSED && sink_fail_stage(s) == SINK_STAGE_EOD &&
+	    sink_error_code(s) == 552, "details: end of data 552");
+	is_str(sink_error(s), "552-5.3.4 too\n552 5.3.4 big",
+	    "details: multi-line reply kept whole");
+	sink_close(s);
+	free(peer_done(&p));
+
+	memset(&m, 0, sizeof(m));
+	s = try_one(&p, &m, &c, &env, &rb, &re);
+	ok(re == SINK_OK && sink_fail_stage(s) == SINK_STAGE_NONE &&
+	    sink_error_code(s) == 0, "details: none after success");
+	sink_close(s);
+	free(peer_done(&p));
+}
+
+static void
+test_smtp_fallback(void)
+{
+	const char	*one[] = { "alice" }, *pm[] = { "postmaster" };
+	struct sink_env	 env = { "s@x", one, 1, 0, SINK_BODY_UNKNOWN,
+			    "postmaster" };
+	struct sink_env	 raw = { "", pm, 1, 0, SINK_BODY_UNKNOWN, NULL };
+	enum sink_result rb, re;
+	struct sink_conf c;
+	struct peer	 p;
+	struct mta	 m;
+	struct sink	*s;
+	char		*rec;
+
+	conf_init(&c, SINK_SMTP);
+	memset(&m, 0, sizeof(m));
+	m.rcpt[0] = "550 5.1.1 no alice";
+	s = try_one(&p, &m, &c, &env, &rb, &re);
+	ok(rb == SINK_OK && re == SINK_OK, "fallback: the postmaster took it");
+	ok(sink_rcpt_count(s) == 2 && !sink_rcpt_is_fallback(s, 0) &&
+	    sink_rcpt_is_fallback(s, 1) && sink_naccepted(s) == 1,
+	    "fallback: appended as a recipient");
+	ok(sink_rcpt_result(s, 0) == SINK_REFUSED && sink_rcpt_code(s, 0) ==
+	    550, "fallback: alice refused, 550");
+	is_str(sink_rcpt_reply(s, 0), "550 5.1.1 no alice",
+	    "fallback: alice's reply");
+	is_str(sink_rcpt_addr(s, 1), "postmaster@127.0.0.1",
+	    "fallback: qualified like the others");
+	sink_close(s);
+	rec = peer_done(&p);
+	is_str(rec, "{S}\nEHLO testhost\r\nMAIL FROM:<s@x>\r\n"
+	    "RCPT TO:<alice@127.0.0.1>\r\nRCPT TO:<postmaster@127.0.0.1>\r\n"
+	    "DATA\r\nx\r\n.\r\nQUIT\r\n",
+	    "fallback: lock-step, in the same transaction");
+	free(rec);
+
+	memset(&m, 0, sizeof(m));
+	m.ehlo = "250-peer\r\n250 PIPELINING";
+	m.rcpt[0] = "550 5.1.1 no alice";
+	m.strict_data = true;
+	m.rcpt_session = true;
+	s = try_one(&p, &m, &c, &env, &rb, &re);
+	ok(rb == SINK_OK && re == SINK_OK, "fallback pipelined: delivered");
+	sink_close(s);
+	rec = unpiped(peer_done(&p));
+	is_str(rec, "{S}\nEHLO testhost\r\nMAIL FROM:<s@x>\r\n"
+	    "RCPT TO:<alice@127.0.0.1>\r\nDATA\r\nRSET\r\nMAIL FROM:<s@x>\r\n"
+	    "RCPT TO:<postmaster@127.0.0.1>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n",
+	    "fallback pipelined: DATA failed, RSET, a new transaction");
+	free(rec);
+
+	memset(&m, 0, sizeof(m));
+	m.rcpt[0] = "550 5.1.1 no alice";
+	m.rcpt[1] = "550 5.1.1 no postmaster";
+	s = try_one(&p, &m, &c, &env, &rb, &re);
+	ok(rb == SINK_REFUSED && sink_fail_stage(s) == SINK_STAGE_RCPT &&
+	    sink_error_code(s) == 550, "fallback refused: refused at RCPT");
+	is_str(sink_error(s), "550 5.1.1 no postmaster",
+	    "fallback refused: its reply is the error");
+	sink_close(s);
+	rec = peer_done(&p);
+	ok(strstr(rec, "RSET\r\nQUIT") != NULL && strstr(rec, "DATA") == NULL,
+	    "fallback refused: RSET, no DATA");
+	free(rec);
+
+	memset(&m, 0, sizeof(m));
+	m.rcpt[0] = "553 5.1.3 no alice";
+	env.fallback = "";
+	s = try_one(&p, &m, &c, &env, &rb, &re);
+	ok(rb == SINK_REFUSED && sink_rcpt_count(s) == 1,
+	    "no fallback (empty postmaster): refused, nobody else tried");
+	sink_close(s);
+	free(peer_done(&p));
+
+	c.rawrcpt = true;
+	memset(&m, 0, sizeof(m));
+	s = try_one(&p, &m, &c, &raw, &rb, &re);
+	ok(re == SINK_OK, "rawrcpt: delivered");
+	sink_close(s);
+	rec = peer_done(&p);
+	ok(strstr(rec, "MAIL FROM:<>\r\nRCPT TO:<postmaster>\r\n") != NULL,
+	    "rawrcpt: RCPT TO:<postmaster> as given, MAIL FROM:<>");
+	free(rec);
+}
+
+/* AUTH against a peer offering mechs with the replies in auth[]; the
+ * record and whether the message went through. */
+static char *
+auth_run(const char *mechs, const char *const *auth, size_t n, bool *sent)
+{
+	const char	*one[] = { "alice" };
+	struct sink_env	 env = { "s@x", one, 1, 0, SINK_BODY_UNKNOWN, NULL };
+	enum sink_result rb, re;
+	struct sink_conf c;
+	struct peer	 p;
+	struct mta	 m;
+	struct sink	*s;
+	size_t		 i;
+
+	conf_init(&c, SINK_SMTP);
+	c.esmtpname = "fm user";
+	c.esmtppassword = "p^ss word";
+	memset(&m, 0, sizeof(m));
+	m.ehlo = mechs;
+	for (i = 0; i < n && i < 4; i++)
+		m.auth[i] = auth[i];
+	buf_reset(tracebuf);
+	s = try_one(&p, &m, &c, &env, &rb, &re);
+	*sent = s != NULL && re == SINK_OK;
+	sink_close(s);
+	return peer_done(&p);
+}
+
+static void
+test_smtp_auth(void)
+{
+	const char	*cram[] = { "334 PDEyMzQ1QGV4YW1wbGU+", "235 ok" };
+	const char	*plain[] = { "235 ok" };
+	const char	*login[] = { "334 VXNlcm5hbWU6", "334 UGFzc3dvcmQ6",
+			    "235 ok" };
+	const char	*bare[] = { "334" };
+	const char	*space[] = { "334 " };
+	const char	*junk[] = { "334 !!!" };
+	const char	*multi[] = { "334-x\r\n334 y" };
+	const char	*no[] = { "535 5.7.8 no" };
+	char		*rec, *dig, *b64, *want;
+	bool		 sent;
+
+	dig = auth_cram_md5("fm user", "p^ss word", "<12345@example>", 15);
+	b64 = auth_b64_encode(dig, strlen(dig));
+	rec = auth_run("250-peer\r\n250 AUTH LOGIN PLAIN CRAM-MD5", cram, 2,
+	    &sent);
+	want = xasprintf("{S}\nEHLO testhost\r\nAUTH CRAM-MD5\r\n%s\r\n"
+	    "MAIL FROM:<s@x>\r\n", b64);
+	ok(sent && strncmp(rec, want, strlen(want)) == 0,
+	    "auth: CRAM-MD5 preferred, right digest");
+	ok(strstr(buf_data(tracebuf), "> *\n") != NULL &&
+	    strstr(buf_data(tracebuf), b64) == NULL,
+	    "auth: CRAM-MD5 response masked in the transcript");
+	free(want);
+	free(rec);
+	free(dig);
+	free(b64);
+
+	rec = auth_run("250-peer\r\n250 AUTH=LOGIN PLAIN", plain, 1, &sent);
+	ok(sent && strstr(rec, "AUTH PLAIN AGZtIHVzZXIAcF5zcyB3b3Jk\r\n"
+	    "MAIL FROM") != NULL, "auth: PLAIN with initial response");
+	ok(strstr(buf_data(tracebuf), "> AUTH PLAIN *\n") != NULL,
+	    "auth: PLAIN masked in the transcript");
+	free(rec);
+
+	rec = auth_run("250-peer\r\n250 AUTH LOGIN", login, 3, &sent);
+	ok(sent && strstr(rec, "AUTH LOGIN\r\nZm0gdXNlcg==\r\n"
+	    "cF5zcyB3b3Jk\r\nMAIL FROM") != NULL, "auth: LOGIN");
+	free(rec);
+
+	rec = auth_run("250-peer\r\n250 AUTH CRAM-MD5", bare, 1, &sent);
+	ok(sent && strstr(rec, "AUTH CRAM-MD5\r\n*\r\nMAIL FROM") != NULL,
+	    "auth: bare 334 (CVE-2025-61962): cancelled, mail goes on");
+	free(rec);
+	rec = auth_run("250-peer\r\n250 AUTH CRAM-MD5", space, 1, &sent);
+	ok(sent && strstr(rec, "AUTH CRAM-MD5\r\n*\r\n") != NULL,
+	    "auth: \"334 \": cancelled");
+	free(rec);
+	rec = auth_run("250-peer\r\n250 AUTH CRAM-MD5", junk, 1, &sent);
+	ok(sent && strstr(rec, "AUTH CRAM-MD5\r\n*\r\n") != NULL,
+	    "auth: 334 with junk: cancelled");
+	free(rec);
+	rec = auth_run("250-peer\r\n250 AUTH PLAIN", multi, 1, &sent);
+	ok(sent && strstr(rec, "\r\n*\r\nMAIL FROM") != NULL,
+	    "auth: multi-line 334 to PLAIN: cancelled");
+	free(rec);
+	rec = auth_run("250-peer\r\n250 AUTH LOGIN", bare, 1, &sent);
+	ok(sent && strstr(rec, "AUTH LOGIN\r\nZm0gdXNlcg==\r\nMAIL") != NULL,
+	    "auth: LOGIN after a bare 334: the peer's 535 ends it");
+	free(rec);
+	rec = auth_run("250-peer\r\n250 AUTH PLAIN", no, 1, &sent);
+	ok(sent, "auth: refused: not fatal");
+	free(rec);
+	rec = auth_run("250-peer\r\n250 SIZE 100", no, 1, &sent);
+	ok(sent && strstr(rec, "AUTH") == NULL, "auth: not offered: not tried");
+	free(rec);
+}
+
 static void
 test_lmtp(void)
 {
 	static const struct piece msg[] = { { "hi", LF }, { NULL, 0 } };
 	const char	*three[] = { "a", "b", "c@d.example" };
-	struct sink_env	 env = { "s@x", three, 3, 0, SINK_BODY_UNKNOWN };
+	struct sink_env	 env = { "s@x", three, 3, 0, SINK_BODY_UNKNOWN, NULL };
 	struct sink_conf c;
 	struct mta	 m;
 	struct peer	 p;
@@ -1208,7 +1517,7 @@ test_mda_expand(void)
 		{ ".body", LF }, { NULL, 0 } };
 	const char	*rcpts[] = { "o'brien", "alice" };
 	struct sink_env	 env = { "we'ird@ext.example", rcpts, 2, 0,
-			    SINK_BODY_UNKNOWN };
+			    SINK_BODY_UNKNOWN, NULL };
 	struct sink_conf c;
 	struct sink	*s;
 	char		*cmd, *cause = NULL, *got, *want;
@@ -1262,7 +1571,7 @@ mda_run(const char *cmd, const struct piece *msg, size_t bigkb,
     bool stripcr, bool forcecr, char **err)
 {
 	const char	*rcpts[] = { "alice" };
-	struct sink_env	 env = { "s@x", rcpts, 1, 0, SINK_BODY_UNKNOWN };
+	struct sink_env	 env = { "s@x", rcpts, 1, 0, SINK_BODY_UNKNOWN, NULL };
 	struct sink_conf c;
 	struct sink	*s;
 	enum sink_result r;
@@ -1311,13 +1620,20 @@ test_mda_status(void)
 	    SINK_TEMPFAIL, "mda: killed is tempfail");
 	is_str(err, "MDA died of signal 9", "mda: signal text");
 	free(err);
-	ok(mda_run("true", msg, 4096, true, false, &err) == SINK_OK,
+	/* As 6.4.37: an MDA that did not take the whole message did not
+	 * deliver it, whatever its exit status says. */
+	ok(mda_run("true", msg, 4096, true, false, &err) == SINK_ERROR,
 	    "mda: MDA not reading a 4 MB message: no SIGPIPE, no hang, "
-	    "exit status decides (%s)", err);
+	    "an error although it exits 0 (%s)", err);
+	is_str(err, "error writing message text", "mda: not reading: text");
 	free(err);
 	ok(mda_run("exec 0<&-; exit 3", msg, 2048, true, false, &err) ==
-	    SINK_TEMPFAIL, "mda: early exit 3 with a big message");
-	is_str(err, "MDA returned nonzero status 3", "mda: early exit text");
+	    SINK_ERROR, "mda: early exit 3 with a big message");
+	is_str(err, "error writing message text", "mda: early exit text");
+	free(err);
+	ok(mda_run("head -c 10 >/dev/null", msg, 0, true, false, &err) ==
+	    SINK_OK, "mda: a small message the MDA half reads: exit 0 decides "
+	    "(the pipe took it all; an unsafe MDA, as in the reference)");
 	free(err);
 
 	cmd = xasprintf("cat > %s", tpath("le"));
@@ -1345,7 +1661,7 @@ test_mda_status(void)
 	{
 		const char	*rcpts[] = { "alice" };
 		struct sink_env	 env = { "s@x", rcpts, 1, 0,
-				    SINK_BODY_UNKNOWN };
+				    SINK_BODY_UNKNOWN, NULL };
 		struct sink_conf c;
 		struct sink	*s;
 		char		*cause = NULL;
@@ -1381,10 +1697,10 @@ test_bsmtp(void)
 	const char	*r1[] = { "alice" };
 	const char	*r2[] = { "alice", "bob@x.example" };
 	struct sink_env	 e1 = { "we'ird@ext.example", r1, 1, 247,
-			    SINK_BODY_8BIT };
+			    SINK_BODY_8BIT, NULL };
 	struct sink_env	 e2 = { "s2@example.net", r2, 2, 129,
-			    SINK_BODY_7BIT };
-	struct sink_env	 e3 = { "", r1, 1, 0, SINK_BODY_UNKNOWN };
+			    SINK_BODY_7BIT, NULL };
+	struct sink_env	 e3 = { "", r1, 1, 0, SINK_BODY_UNKNOWN, NULL };
 	struct sink_conf c;
 	struct sink	*s;
 	char		*cause = NULL, *got;
@@ -1491,6 +1807,9 @@ main(void)
 	test_smtp_pipeline_4xx();
 	test_smtp_reconnect();
 	test_smtp_big();
+	test_smtp_fail_details();
+	test_smtp_fallback();
+	test_smtp_auth();
 	test_plugout();
 	test_lmtp();
 	test_mda_expand();

@@ -140,10 +140,14 @@ POP3_STEPS = {"GREETING", "CAPA", "USER", "PASS", "AUTH", "APOP", "STAT",
               "LIST", "UIDL", "TOP", "RETR", "DELE", "NOOP", "RSET", "LAST",
               "QUIT"}
 SMTP_STEPS = {"GREETING", "EHLO", "MAIL", "RCPT", "DATA", "EOD", "RSET",
-              "NOOP", "QUIT"}
+              "NOOP", "QUIT", "AUTH"}
 ACTIONS = {"drop", "rst", "stall", "err", "4xx", "5xx", "dropafter",
-           "stallafter", "middrop", "midstall"}
+           "stallafter", "middrop", "midstall", "reply", "bad", "bye"}
 MSGNUM_STEPS = {"RETR", "TOP", "DELE"}
+# (added) the IMAP server, see ImapSession
+IMAP_STEPS = {"GREETING", "CAPABILITY", "LOGIN", "SELECT", "LIST", "FETCH",
+              "STORE", "EXPUNGE", "LOGOUT", "NOOP"}
+IMAP_MSGNUM_STEPS = {"FETCH", "STORE"}
 
 
 def now_ms():
@@ -163,16 +167,17 @@ def atomic_write(path, data):
 
 class Fault:
     def __init__(self, side, step, n=None, action="drop", arg=None,
-                 code=None, text=None, times=1):
+                 code=None, text=None, times=1, match=None):
         side = side.lower()
-        if side not in ("pop3", "smtp", "lmtp", "sink"):
+        if side not in ("pop3", "smtp", "lmtp", "sink", "imap"):
             raise ValueError("bad fault side %r" % side)
         step = step.upper()
         if step in ("HELO", "LHLO"):
             step = "EHLO"
         if step in ("EOM", "DOT", "END-OF-DATA", "ENDOFDATA"):
             step = "EOD"
-        ok = POP3_STEPS if side == "pop3" else SMTP_STEPS
+        ok = POP3_STEPS if side == "pop3" else \
+            IMAP_STEPS if side == "imap" else SMTP_STEPS
         if step not in ok:
             raise ValueError("bad %s fault step %r" % (side, step))
         action = action.lower()
@@ -180,12 +185,20 @@ class Fault:
             raise ValueError("bad fault action %r" % action)
         if action in ("middrop", "midstall") and not (
                 (side == "pop3" and step in ("RETR", "TOP")) or
-                (side != "pop3" and step == "DATA")):
+                (side == "imap" and step == "FETCH") or
+                (side not in ("pop3", "imap") and step == "DATA")):
             raise ValueError("%s only at pop3 RETR/TOP or smtp DATA" % action)
         self.side, self.step, self.n, self.action = side, step, n, action
         self.arg, self.code, self.text = arg, code, text
         self.times = int(times)
         self.fired = 0
+        # (added for tests/delivery.sh) match: fire only when the
+        # command's argument contains this text (case-insensitive);
+        # text: the reply text after the code (err/4xx/5xx), or the
+        # whole reply for action "reply" ("\n" separates lines).
+        self.match = match.lower() if match else None
+        if action == "reply" and text is None:
+            raise ValueError("action reply needs a text")
 
     @classmethod
     def parse(cls, spec):
@@ -194,7 +207,7 @@ class Fault:
             return cls(d.pop("side"), d.pop("step"), d.pop("n", None),
                        d.pop("action", "drop"), d.pop("arg", None),
                        d.pop("code", None), d.pop("text", None),
-                       d.pop("times", 1))
+                       d.pop("times", 1), d.pop("match", None))
         s = spec.strip()
         if "=" not in s or ":" not in s.split("=", 1)[0]:
             raise ValueError("bad fault spec %r (SIDE:STEP[@N]=ACTION[:ARG])"
@@ -231,6 +244,8 @@ class Fault:
             s += ":%d" % self.arg
         if self.code is not None:
             s += ":%d" % self.code
+        if self.match is not None:
+            s += "~" + self.match
         return s
 
 
@@ -335,7 +350,8 @@ class Peer:
         self.t0 = now_ms()
         self.events = open(os.path.join(self.dir, "events.log"), "w",
                            buffering=1)
-        self.conns = {"pop3": 0, "smtp": 0, "lmtp": 0}
+        self.conns = {"pop3": 0, "smtp": 0, "lmtp": 0, "imap": 0}
+        self.imap_flags = {}     # message id -> set of IMAP flags
         self.open = 0
         self.accepted = []
         self.commits = []
@@ -382,7 +398,9 @@ class Peer:
                 self.counts = {}
             for k, dflt in (("pipelining", True), ("uidl", True),
                             ("top", True), ("smtp_pipelining", False),
-                            ("user", "alice"), ("password", "secret")):
+                            ("user", "alice"), ("password", "secret"),
+                            ("smtp_auth", None), ("smtp_auth_user", "fmuser"),
+                            ("smtp_auth_password", "fmpass")):
                 if initial:
                     setattr(self, k, cfg.get(k, dflt))
                 elif k in cfg:
@@ -466,7 +484,7 @@ class Peer:
                                  if not x.startswith("open=")))
 
     # -- faults
-    def match(self, side, step, msgnum=None):
+    def match(self, side, step, msgnum=None, arg=None):
         """The fault to fire for this step now, or None.  Counts steps."""
         with self.lock:
             key = (side, step)
@@ -478,8 +496,12 @@ class Peer:
                     continue
                 if f.times and f.fired >= f.times:
                     continue
+                if f.match is not None and (
+                        arg is None or f.match not in arg.lower()):
+                    continue
                 if f.n is not None:
-                    if side == "pop3" and f.step in MSGNUM_STEPS:
+                    if (side == "pop3" and f.step in MSGNUM_STEPS) or (
+                            side == "imap" and f.step in IMAP_MSGNUM_STEPS):
                         if msgnum != f.n:
                             continue
                     elif occ != f.n:
@@ -549,7 +571,7 @@ class Peer:
     def serve(self, ports):
         listeners = []
         out = []
-        for kind in ("pop3", "smtp", "lmtp"):
+        for kind in ("pop3", "smtp", "lmtp", "imap"):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", ports.get(kind, 0)))
@@ -574,7 +596,8 @@ class Peer:
                     return
                 continue
             self.reload_control()
-            cls = Pop3Session if kind == "pop3" else SmtpSession
+            cls = Pop3Session if kind == "pop3" else \
+                ImapSession if kind == "imap" else SmtpSession
             t = threading.Thread(target=cls(self, c, kind).run, daemon=True)
             t.start()
 
@@ -945,10 +968,9 @@ class SmtpSession(Session):
         f = p.match(self.kind, "GREETING")
         if f:
             self.fault(f, "greeting")
-            if f.action in ("err", "4xx", "5xx"):
+            if f.action in ("err", "4xx", "5xx", "reply"):
                 self.greeted_err = True
-                self.reply("%d faultpeer: fault injected at greeting\r\n" %
-                           self.code(f, "GREETING"))
+                self.reply(self.fault_text(f, "GREETING", "greeting"))
             elif f.action in ("dropafter", "stallafter"):
                 self.drop() if f.action == "dropafter" else self.stall()
         if not self.greeted_err:
@@ -973,13 +995,16 @@ class SmtpSession(Session):
             if step == "EHLO" and (cmd == "LHLO") != lmtp:
                 self.reply("500 5.5.1 %s not supported here\r\n" % cmd)
                 continue
-            f = p.match(self.kind, step) if step in SMTP_STEPS else None
+            f = p.match(self.kind, step, arg=words[1] if len(words) > 1
+                        else "") if step in SMTP_STEPS else None
             if f:
                 self.fault(f, cmd)
-                if f.action in ("err", "4xx", "5xx"):
-                    self.reply("%d faultpeer: fault injected at %s\r\n" % (
-                        self.code(f, step), cmd))
+                if f.action in ("err", "4xx", "5xx", "reply"):
+                    self.reply(self.fault_text(f, step, cmd))
                     continue
+            if step == "AUTH":
+                self.auth(words[1] if len(words) > 1 else "")
+                continue
             if step == "DATA":
                 if self.data(f):
                     return
@@ -991,6 +1016,72 @@ class SmtpSession(Session):
             self.reply(resp)
             if done:
                 return
+
+    def fault_text(self, f, step, where):
+        """The reply an err/4xx/5xx/reply fault sends."""
+        if f.action == "reply":
+            return "".join(x + "\r\n" for x in f.text.split("\n"))
+        return "%d %s\r\n" % (self.code(f, step), f.text or
+                               "faultpeer: fault injected at %s" % where)
+
+    def auth(self, arg):
+        """AUTH (added for tests/delivery.sh): PLAIN, LOGIN, CRAM-MD5
+        against smtp_auth_user/smtp_auth_password when the scenario
+        lists them in smtp_auth; logs "AUTH ok|bad MECH USER"."""
+        import base64
+        import hmac
+        p = self.peer
+        mechs = [m.upper() for m in (p.smtp_auth or [])]
+        w = arg.split()
+        mech = w[0].upper() if w else ""
+        if mech not in mechs:
+            self.reply("504 5.5.4 unrecognised authentication type\r\n")
+            return
+
+        def b64(s):
+            return base64.b64encode(s.encode("latin-1")).decode()
+
+        def ask(challenge):
+            self.reply("334 %s\r\n" % challenge)
+            ln = self.readline()
+            if ln is None:
+                raise Dropped("client closed during AUTH")
+            self.ev("C:", "(auth response)")
+            ln = ln.decode("latin-1")
+            if ln == "*":
+                return None
+            try:
+                return base64.b64decode(ln, validate=True).decode("latin-1")
+            except ValueError:
+                return ""
+        user = pw = None
+        if mech == "PLAIN":
+            resp = None
+            if len(w) > 1:
+                try:
+                    resp = base64.b64decode(w[1], validate=True).decode(
+                        "latin-1")
+                except ValueError:
+                    resp = ""
+            else:
+                resp = ask("")
+            parts = (resp or "").split("\0")
+            if len(parts) == 3:
+                user, pw = parts[1], parts[2]
+        elif mech == "LOGIN":
+            user = ask(b64("Username:"))
+            pw = ask(b64("Password:")) if user is not None else None
+        else:
+            chal = "<%d.faultpeer@example.org>" % os.getpid()
+            resp = ask(b64(chal)) or ""
+            user, _, dig = resp.rpartition(" ")
+            want = hmac.new(p.smtp_auth_password.encode(), chal.encode(),
+                            "md5").hexdigest()
+            pw = p.smtp_auth_password if dig == want else None
+        ok = user == p.smtp_auth_user and pw == p.smtp_auth_password
+        self.ev("AUTH", "%s %s %s" % ("ok" if ok else "bad", mech, user))
+        self.reply("235 2.7.0 authenticated\r\n" if ok else
+                   "535 5.7.8 authentication failed\r\n")
 
     @staticmethod
     def code(f, step):
@@ -1008,6 +1099,8 @@ class SmtpSession(Session):
             ext = ["8BITMIME", "SIZE 104857600", "ENHANCEDSTATUSCODES"]
             if p.smtp_pipelining:
                 ext.append("PIPELINING")
+            if p.smtp_auth:
+                ext.append("AUTH " + " ".join(p.smtp_auth))
             lines = ["faultpeer greets %s" % (arg or "?")] + ext
             return "".join("250%s%s\r\n" % ("-" if i < len(lines) - 1 else " ",
                                             x) for i, x in enumerate(lines)), \
@@ -1087,11 +1180,14 @@ class SmtpSession(Session):
         f = p.match(self.kind, "EOD")
         if f:
             self.fault(f, "end of data")
-            if f.action in ("err", "4xx", "5xx"):
-                c = self.code(f, "EOD")
+            if f.action in ("err", "4xx", "5xx", "reply"):
                 n = len(self.rcpts) if self.kind == "lmtp" else 1
-                self.reply("".join("%d faultpeer: fault injected at end of "
-                                   "data\r\n" % c for _ in range(n)))
+                if f.action == "reply":
+                    self.reply(self.fault_text(f, "EOD", "end of data"))
+                else:
+                    self.reply("".join(self.fault_text(f, "EOD",
+                                                       "end of data")
+                                       for _ in range(n)))
                 self.mail_from, self.rcpts = None, []
                 return False
         seq = p.accept(self.conn, self.kind, data, self.mail_from, self.rcpts)
@@ -1154,7 +1250,7 @@ def cmd_serve(a):
                    f.describe() for f in peer.faults), peer.pipelining,
                    peer.uidl, peer.top, len(peer.originals)))
     ports = {"pop3": a.pop3_port or 0, "smtp": a.smtp_port or 0,
-             "lmtp": a.lmtp_port or 0}
+             "lmtp": a.lmtp_port or 0, "imap": a.imap_port or 0}
     peer.reload_control()
     listeners = peer.serve(ports)
 
@@ -1181,6 +1277,246 @@ def cmd_serve(a):
     peer.event("-", "STOP", "stopped")
     peer.write_state()
     return 0
+
+
+# ------------------------------------------------------------ IMAP
+# (added for IMAP fault scenarios; tests/faults.sh, variants imap*)
+# A small IMAP4rev1 server over the same committed mailbox: LOGIN,
+# CAPABILITY, SELECT/EXAMINE, UID FETCH 1:* (UID RFC822.SIZE FLAGS),
+# UID FETCH n BODY.PEEK[], UID STORE n +FLAGS[.SILENT] (...), EXPUNGE,
+# UID EXPUNGE set, NOOP, LOGOUT.  UIDs are the messages' original
+# positions (m3 has UID 3), UIDVALIDITY is 1; flags persist across
+# connections; STORE \Deleted logs MARK, an expunge logs COMMIT.  Fault
+# steps: GREETING CAPABILITY LOGIN SELECT LIST (the UID FETCH 1:*) FETCH
+# (a body; @N = UID N) STORE (@N = UID N) EXPUNGE LOGOUT NOOP; actions as
+# for POP3, err = tagged NO, plus bad (tagged BAD) and bye (untagged BYE,
+# then the connection is closed).
+
+def imap_words(s):
+    """Split an IMAP command's arguments: atoms, "quoted" strings and
+    (parenthesised) groups stay whole."""
+    out, i, n = [], 0, len(s)
+    while i < n:
+        if s[i] == " ":
+            i += 1
+            continue
+        if s[i] == '"':
+            j, w = i + 1, ""
+            while j < n and s[j] != '"':
+                if s[j] == "\\" and j + 1 < n:
+                    j += 1
+                w += s[j]
+                j += 1
+            out.append(w)
+            i = j + 1
+        elif s[i] == "(":
+            j = s.find(")", i)
+            j = n if j < 0 else j + 1
+            out.append(s[i:j])
+            i = j
+        else:
+            j = s.find(" ", i)
+            j = n if j < 0 else j
+            out.append(s[i:j])
+            i = j
+    return out
+
+
+def imap_set(spec, top):
+    """The UIDs a sequence set names ("1:3,7", "*" = top)."""
+    uids = set()
+    for part in spec.split(","):
+        a, _, b = part.partition(":")
+        try:
+            lo = top if a == "*" else int(a)
+            hi = lo if not b else (top if b == "*" else int(b))
+        except ValueError:
+            continue
+        lo, hi = min(lo, hi), max(lo, hi)
+        uids.update(range(lo, hi + 1))
+    return uids
+
+
+class ImapSession(Session):
+    CAPS = "IMAP4rev1 UIDPLUS LITERAL+"
+
+    def session(self):
+        self.authed = False
+        self.snapshot = None
+        f = self.peer.match("imap", "GREETING")
+        if f:
+            self.fault(f, "greeting")
+            if f.action in ("err", "bad", "bye", "4xx", "5xx"):
+                self.reply("* BYE faultpeer: fault injected at greeting\r\n")
+                self.drop()
+            if f.action in ("dropafter", "stallafter"):
+                self.ev("FAULT", "greeting not sent")
+                self.drop() if f.action == "dropafter" else self.stall()
+        self.reply("* OK [CAPABILITY %s] faultpeer IMAP ready\r\n" % self.CAPS)
+        while True:
+            ln = self.readline()
+            if ln is None:
+                self.how = "client closed"
+                return
+            piped = self.more_pending()
+            self.ev("C+" if piped else "C:", self.safe_imap(ln))
+            if self.command(ln):
+                self.how = "logout"
+                return
+
+    @staticmethod
+    def safe_imap(ln):
+        s = ln.decode("latin-1")
+        w = s.split(" ", 3)
+        if len(w) >= 3 and w[1].upper() == "LOGIN":
+            return "%s LOGIN %s *" % (w[0], w[2])
+        return s
+
+    def uid_of(self, m):
+        return self.peer.originals.index(m) + 1
+
+    def step_of(self, cmd, args):
+        """The fault step and message number (UID) of a command."""
+        if cmd in ("CAPABILITY", "LOGIN", "LOGOUT", "NOOP"):
+            return cmd, None
+        if cmd in ("SELECT", "EXAMINE"):
+            return "SELECT", None
+        if cmd in ("EXPUNGE", "UID EXPUNGE"):
+            return "EXPUNGE", None
+        if cmd in ("UID FETCH", "UID STORE") and args:
+            if cmd == "UID FETCH" and ":" in args[0]:
+                return "LIST", None
+            try:
+                n = int(args[0])
+            except ValueError:
+                n = None
+            return ("FETCH" if cmd == "UID FETCH" else "STORE"), n
+        return None, None
+
+    def command(self, ln):
+        """Handle one tagged command.  True when the session is over."""
+        s = ln.decode("latin-1")
+        tag, _, rest = s.partition(" ")
+        cmd, _, rest = rest.partition(" ")
+        cmd = cmd.upper()
+        if cmd == "UID":
+            sub, _, rest = rest.partition(" ")
+            cmd = "UID " + sub.upper()
+        args = imap_words(rest)
+        step, num = self.step_of(cmd, args)
+        f = self.peer.match("imap", step, num) if step else None
+        if f:
+            self.fault(f, s if cmd != "LOGIN" else "LOGIN")
+            if f.action in ("err", "4xx", "5xx"):
+                self.reply("%s NO faultpeer: fault injected at %s\r\n" %
+                           (tag, cmd))
+                return False
+            if f.action == "bad":
+                self.reply("%s BAD faultpeer: fault injected at %s\r\n" %
+                           (tag, cmd))
+                return False
+            if f.action == "bye":
+                self.reply("* BYE faultpeer: fault injected at %s\r\n" % cmd)
+                self.drop()
+        resp, done = self.handle(tag, cmd, args)
+        if f and f.action in ("dropafter", "stallafter"):
+            self.ev("FAULT", "%s done, reply not sent" % cmd)
+            if f.action == "dropafter":
+                self.drop()
+            self.stall()
+        if f and f.action in ("middrop", "midstall"):
+            k = 1000 if f.arg is None else f.arg
+            head, sep, payload = resp.partition(b"}\r\n")
+            if not sep:
+                self.reply(resp)
+                return done
+            self.ev("S:", head.decode("latin-1") + "}")
+            self.send(head + sep + payload[:k])
+            self.ev("FAULT", "%s after %d of %d literal bytes" % (
+                f.action, min(k, len(payload)), len(payload)))
+            if f.action == "middrop":
+                self.drop()
+            self.stall()
+        self.reply(resp)
+        return done
+
+    def flags_of(self, m):
+        return self.peer.imap_flags.setdefault(m.id, set())
+
+    def handle(self, tag, cmd, args):
+        p = self.peer
+        ok = ("%s OK %s completed\r\n" % (tag, cmd)).encode()
+        if cmd == "LOGOUT":
+            return b"* BYE faultpeer logging out\r\n" + ok, True
+        if cmd == "CAPABILITY":
+            return ("* CAPABILITY %s\r\n" % self.CAPS).encode() + ok, False
+        if cmd == "NOOP":
+            return ok, False
+        if not self.authed:
+            if cmd == "LOGIN":
+                if len(args) < 2 or args[0] != p.user or \
+                        args[1] != p.password:
+                    return ("%s NO [AUTHENTICATIONFAILED] invalid user name "
+                            "or password\r\n" % tag).encode(), False
+                self.authed = True
+                return ("%s OK [CAPABILITY %s] logged in\r\n" %
+                        (tag, self.CAPS)).encode(), False
+            return ("%s NO not authenticated\r\n" % tag).encode(), False
+        if cmd in ("SELECT", "EXAMINE"):
+            with p.lock:
+                self.snapshot = list(p.mailbox)
+            top = len(p.originals) + 1
+            return ("* %d EXISTS\r\n* OK [UIDVALIDITY 1] UIDs valid\r\n"
+                    "* OK [UIDNEXT %d] next\r\n%s OK [READ-%s] done\r\n" % (
+                        len(self.snapshot), top, tag,
+                        "ONLY" if cmd == "EXAMINE" else "WRITE")).encode(), \
+                False
+        if self.snapshot is None:
+            return ("%s BAD no mailbox selected\r\n" % tag).encode(), False
+        seq = {self.uid_of(m): (i, m) for i, m in
+               enumerate(self.snapshot, 1)}
+        top = max(seq) if seq else 0
+        if cmd == "UID FETCH" and args:
+            out = []
+            for u in sorted(imap_set(args[0], top)):
+                if u not in seq:
+                    continue
+                i, m = seq[u]
+                items = args[1].upper() if len(args) > 1 else ""
+                if "BODY" in items:
+                    out.append(("* %d FETCH (UID %d BODY[] {%d}\r\n" % (
+                        i, u, m.size)).encode() + m.data + b")\r\n")
+                else:
+                    out.append(("* %d FETCH (UID %d RFC822.SIZE %d FLAGS (%s))"
+                                "\r\n" % (i, u, m.size, " ".join(
+                                    sorted(self.flags_of(m))))).encode())
+            return b"".join(out) + ok, False
+        if cmd == "UID STORE" and len(args) >= 3:
+            for u in sorted(imap_set(args[0], top)):
+                if u not in seq:
+                    continue
+                _, m = seq[u]
+                fl = self.flags_of(m)
+                new = set(args[2].strip("()").split())
+                if args[1].upper().startswith("+"):
+                    if "\\Deleted" in new and "\\Deleted" not in fl:
+                        self.ev("MARK", "%s %s" % (m.id, m.uid))
+                    fl |= new
+                elif args[1].upper().startswith("-"):
+                    fl -= new
+            return ok, False
+        if cmd in ("EXPUNGE", "UID EXPUNGE"):
+            which = imap_set(args[0], top) if cmd == "UID EXPUNGE" and \
+                args else set(seq)
+            gone = [(i, m) for u, (i, m) in sorted(seq.items())
+                    if u in which and "\\Deleted" in self.flags_of(m)]
+            if gone:
+                p.commit(self.conn, [m for _, m in gone])
+            ids = {m.id for _, m in gone}
+            self.snapshot = [m for m in self.snapshot if m.id not in ids]
+            return b"".join(("* %d EXPUNGE\r\n" % i).encode()
+                            for i, _ in reversed(gone)) + ok, False
+        return ("%s BAD unknown command\r\n" % tag).encode(), False
 
 
 # ------------------------------------------------------------ report
@@ -1229,8 +1565,8 @@ def facts(d):
     rem = [x[0] for x in rd("mailbox.txt")]
     acc = rd("accepted.txt")
     acc_ids = [x[1] for x in acc]
-    first_accept, commits, fault_lines = {}, [], []
-    pip = {"pop3": 0, "sink": 0}
+    first_accept, commits, fault_lines, marks = {}, [], [], []
+    pip = {"pop3": 0, "sink": 0, "imap": 0}
     rollbacks = 0
     errors = []
     try:
@@ -1246,8 +1582,11 @@ def facts(d):
                     first_accept.setdefault(mid, seq)
                 elif kind == "COMMIT":
                     commits.append((seq, text.split()[0]))
+                elif kind == "MARK":
+                    marks.append((seq, text.split()[0]))
                 elif kind == "C+":
-                    pip["pop3" if conn.startswith("pop3") else "sink"] += 1
+                    pip["pop3" if conn.startswith("pop3") else "imap"
+                        if conn.startswith("imap") else "sink"] += 1
                 elif kind == "FAULT" and " at " in text:
                     fault_lines.append(text)
                 elif kind == "ROLLBACK":
@@ -1279,6 +1618,11 @@ def facts(d):
         "undelivered": [i for i in orig if i not in exact],
         "pipelined_pop3": [str(pip["pop3"])],
         "pipelined_sink": [str(pip["sink"])],
+        # (added) IMAP: commands pipelined; ids flagged \Deleted (or
+        # DELEd) before their first intact acceptance, in event order
+        "pipelined_imap": [str(pip["imap"])],
+        "early_mark": sorted({i for s, i in marks
+                              if first_accept.get(i, 1 << 62) > s}),
         "faults": [str(len(fault_lines))],
         "fault_where": fault_lines[:1],
         "rollbacks": [str(rollbacks)],
@@ -1504,6 +1848,7 @@ def main(argv=None):
     sp.add_argument("--pop3-port", type=int)
     sp.add_argument("--smtp-port", type=int)
     sp.add_argument("--lmtp-port", type=int)
+    sp.add_argument("--imap-port", type=int)
     sp.add_argument("--control", help="control file (default DIR/control.json)")
     sp.add_argument("--max-stall", type=float, help="longest stall, s (120)")
     sp.add_argument("--lifetime", type=float, default=900,
