@@ -18,6 +18,7 @@
 #include "conn.h"
 #include "driver_priv.h"
 #include "i18n.h"
+#include "imap.h"
 #include "log.h"
 #include "pop3.h"
 #include "tls.h"
@@ -188,7 +189,9 @@ static int
 connect_server(struct drv *d, const struct tls_opts *to, bool ssl)
 {
 	const struct cfg_opts *o = &d->s.q->o;
-	const char	*port = o->service ? o->service : ssl ? "995" : "110";
+	bool		 imap = d->s.imap;
+	const char	*port = o->service ? o->service : imap ?
+			    (ssl ? "imaps" : "imap") : ssl ? "995" : "110";
 	char		*cause = NULL, *cmd;
 
 	if (strcmp(port, "kpop") == 0)
@@ -217,13 +220,15 @@ connect_server(struct drv *d, const struct tls_opts *to, bool ssl)
 	}
 	if (d->s.conn == NULL) {
 		log_progress_end();
-		log_err_plain(_("POP3 connection to %s failed: %s"),
-		    d->s.pollname, cause ? cause : "?");
+		log_err_plain(_("%s connection to %s failed: %s"),
+		    imap ? "IMAP" : "POP3", d->s.pollname,
+		    cause ? cause : "?");
 		free(cause);
 		return PS_SOCKET;
 	}
 	if (d->dopts->verbose >= 1)
-		conn_set_trace(d->s.conn, session_trace, "POP3");
+		conn_set_trace(d->s.conn, session_trace, imap ? "IMAP" :
+		    "POP3");
 	if (ssl && conn_starttls(d->s.conn, to, &cause) != 0) {
 		log_err_lines(cause ? cause : "?");
 		free(cause);
@@ -277,7 +282,7 @@ supported(const struct cfg_query *q)
 	const struct cfg_opts *o = &q->o;
 
 	switch (o->proto) {
-	case P_AUTO: case P_POP3: case P_APOP: case P_SDPS:
+	case P_AUTO: case P_POP3: case P_APOP: case P_SDPS: case P_IMAP:
 		break;
 	default:
 		log_err(_("protocol %s is not supported in this build yet; "
@@ -332,7 +337,8 @@ one_session(struct drv *d, const struct tls_opts *to,
 		d->s.conn = NULL;
 		return st;
 	}
-	if (pop3_session(&d->s, pt) != 0 && d->s.status == 0)
+	if ((d->s.imap ? imap_session(&d->s, pt) : pop3_session(&d->s, pt))
+	    != 0 && d->s.status == 0)
 		d->s.status = PS_PROTOCOL;
 	conn_free(d->s.conn);
 	d->s.conn = NULL;
@@ -413,9 +419,12 @@ poll_query(const struct cfg *c, const struct cfg_query *q,
 	d.s.host = q->o.via ? q->o.via : q->pollname;
 	d.s.password = q->o.password;
 	d.s.verbose = dopts->verbose;
+	d.s.imap = q->o.proto == P_IMAP;
+	d.s.check = dopts->check;
 	strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y", localtime(&now));
 	log_verbose(_("%s querying %s (protocol %s) at %s: poll started"),
-	    FETCHMAIL_COMPAT_VERSION, q->pollname, "POP3", when);
+	    FETCHMAIL_COMPAT_VERSION, q->pollname, d.s.imap ? "IMAP" : "POP3",
+	    when);
 	if ((st = supported(q)) == 0 &&
 	    (st = run_hook(q->o.preconnect, "pre")) == 0 &&
 	    (st = canonical_name(&d)) == 0) {
@@ -430,7 +439,8 @@ poll_query(const struct cfg *c, const struct cfg_query *q,
 	now = time(NULL);
 	strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y", localtime(&now));
 	log_verbose(_("%s querying %s (protocol %s) at %s: poll completed"),
-	    FETCHMAIL_COMPAT_VERSION, q->pollname, "POP3", when);
+	    FETCHMAIL_COMPAT_VERSION, q->pollname, d.s.imap ? "IMAP" : "POP3",
+	    when);
 	if (st != PS_SUCCESS && (st != PS_NOMAIL || dopts->verbose >= 2)) {
 		if (status_name(st) != NULL)
 			log_info(_("Query status=%d (%s)"), st, status_name(st));

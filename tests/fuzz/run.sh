@@ -1,12 +1,13 @@
 #!/bin/sh
 # Run the fuzz targets for a bounded time each (TAP): the rcfile parser
 # seeded with the golden rcfiles, the .netrc reader and the POP3 reply
-# parsers, the UID store, the message header processing and the multidrop
-# address and recipient parsing seeded with a few samples.  FUZZ_SECONDS sets each budget (default 30).
+# parsers, the UID store, the message header processing, the multidrop
+# address and recipient parsing and the IMAP response parsers seeded with
+# a few samples.  FUZZ_SECONDS sets each budget (default 30).
 set -u
 top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${top_builddir:-.}
-echo "1..6"
+echo "1..7"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 
@@ -51,6 +52,10 @@ printf '\002Sender: host!bob\nCc: grp: a, "b\\" c"@d;, <>\nStatus:\nX-IMAP: 1\nM
 printf '\001\nheaderless body\n' >"$work/msg/3"
 printf '\000From x\n>From y\nbad line\nTo: a\\,b, ,,c(d (e) f) <g\n >\nX-N: \000\n' >"$work/msg/4"
 fuzz fuzz_msg "$work/msg"
+mkdir "$work/imap"
+printf '* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=CRAM-MD5] ready\n* 4294967295 EXISTS\n* 1 FETCH (UID 7 RFC822.SIZE 84 FLAGS (\\Seen))\nA0001 OK [READ-WRITE] done\n' >"$work/imap/1"
+printf '* 1 FETCH (UID 7 BODY[] {84}\n)\n* 2 FETCH (ENVELOPE ("d" {4}\n NIL ((a b))) BODY[HEADER.FIELDS (A B)] {2}\n UID 3)\n+ PDEyMzQ+\n' >"$work/imap/2"
+fuzz fuzz_imap "$work/imap"
 mkdir "$work/rcpt"
 printf '\000Received: from a by mx.example.org with SMTP\n\tfor <@r:bob@mx.example.org>; x\nTo: team: a@mx.example.org, "q, x" <b@b>;\nCc: (c (d)) <c@example.org> e@a\n' >"$work/rcpt/1"
 printf '\022X-Original-To: pre-j@x.example, <a\nResent-To: "unbalanced\nDelivered-To: alice@b\n' >"$work/rcpt/2"

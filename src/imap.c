@@ -1,0 +1,1369 @@
+/*
+ * imap.c: an IMAP session (see imap.h).
+ *
+ * Theory.  Messages are named by UID from the listing on: one
+ * "UID FETCH 1:* (UID RFC822.SIZE FLAGS)" gives the driver UIDs, sizes
+ * and flags, bodies are fetched with "UID FETCH u BODY.PEEK[]" (so a
+ * failed delivery leaves the message unseen), and flags are stored by
+ * UID, so another client expunging messages mid-poll cannot make us
+ * touch the wrong one.  Commands are tagged and queued on the conn;
+ * up to IMAP_WINDOW body fetches are in flight while the current body
+ * streams from the socket to the sink.  A server may complete pipelined
+ * commands in any order (Dovecot sends the next body before the
+ * previous FETCH's tagged OK), so a body goes to the command fetching
+ * its UID and a tagged reply to the command with its tag; commands are
+ * then finished in the order they were queued (a FIFO), which keeps the
+ * progress lines and the flag stores in message order.
+ * "\Seen \Deleted" is stored only after the driver's deliver() said the
+ * sink accepted the message (and its UID was recorded; session_ops.sync
+ * runs before anything is sent); EXPUNGE (UID EXPUNGE of exactly the
+ * UIDs we flagged, with UIDPLUS) follows every `expunge N` deletions and
+ * the end of each folder, and only its OK commits the deletions.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "buf.h"
+#include "conn.h"
+#include "i18n.h"
+#include "imap.h"
+#include "imap_parse.h"
+#include "log.h"
+#include "pop3.h"
+#include "session.h"
+#include "tls.h"
+#include "xmalloc.h"
+
+#define IMAP_CHUNK	(64 * 1024)	/* body piece handed to the sink */
+#define IMAP_WINDOW	32		/* body fetches in flight */
+#define IMAP_SET_MAX	4000		/* longest UID set in one command */
+#define IMAP_CMDS_MAX	1000		/* commands in flight (tags stay
+					 * unique) */
+
+enum icmd {
+	IC_NONE,		/* no command: a message left alone */
+	IC_FETCH,		/* UID FETCH of a body */
+	IC_STORE_DEL,		/* \Seen \Deleted on a delivered message */
+	IC_STORE_SEEN,		/* \Seen on a delivered, kept message */
+	IC_SKIPDEL,		/* \Seen \Deleted on a message not fetched */
+	IC_EXPUNGE		/* EXPUNGE / UID EXPUNGE */
+};
+
+struct pending {
+	enum icmd	 cmd;
+	size_t		 idx;		/* listing index; IC_EXPUNGE: 1 if it
+					 * commits (the last of a batch) */
+	unsigned	 tag;
+	unsigned long	 seq;		/* order of queueing */
+	bool		 done;		/* its tagged reply was read */
+	bool		 ok;		/* ... and it was OK */
+	bool		 got;		/* IC_FETCH: the body came */
+	enum msg_fate	 fate;		/* ... and what became of it */
+	bool		 announced;	/* skipped() was called for it */
+};
+
+/* One message of the folder while it is listed, by sequence number. */
+struct lent {
+	uint32_t	 uid;
+	uint64_t	 size;
+	bool		 got, has_uid, seen, deleted;
+};
+
+struct listing {
+	struct msgref	*m;
+	size_t		 n;
+};
+
+struct imap {
+	struct session	*s;
+	struct conn	*c;
+	struct buf	*line;
+	struct buf	*cmd;		/* command being built */
+	struct buf	*junk;		/* literal bytes skipped */
+	struct imap_caps caps;
+	bool		 caps_fresh;	/* caps updated since reset */
+	bool		 preauth;
+	bool		 logout;	/* BYE is expected */
+	bool		 lazy;		/* the plan runs: reading does not
+					 * flush (run_plan decides) */
+	unsigned	 tag;		/* last tag used */
+	/* the selected folder */
+	uint64_t	 exists;
+	uint32_t	 uidvalidity;
+	bool		 readonly;
+	struct lent	*lst;		/* while listing, else NULL */
+	size_t		 nlst;
+	/* the pipeline */
+	struct pending	*fifo;
+	size_t		 head, count, cap;
+	size_t		 fetches;	/* IC_FETCH among them */
+	size_t		 cmds;		/* commands among them */
+	unsigned long	 seq_pushed, seq_sent;
+	size_t		 unsent_fetches;
+	/* the literal being streamed */
+	uint64_t	 lit_left;
+	struct buf	*tail;		/* its last bytes */
+	size_t		 tail_off;
+	bool		 body_err;
+	/* UIDs flagged \Deleted since the last EXPUNGE was queued */
+	uint32_t	*qdel;
+	size_t		 nqdel, qdelcap;
+	unsigned long	 expunge_every;	/* 0: at the end of a folder */
+	bool		 store_failed;
+	bool		 expunge_failed;
+};
+
+static int	io_fail(struct imap *);
+static int	proto_fail(struct imap *, const char *, size_t);
+static unsigned	send_cmd(struct imap *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static int	next_resp(struct imap *, struct imap_resp *);
+static int	simple_reply(struct imap *, unsigned, struct imap_resp *);
+static int	skip_bytes(struct imap *, uint64_t);
+static int	fetch_consume(struct imap *, struct imap_resp *,
+		    struct imap_fetch *);
+static int	queue_expunge(struct imap *);
+static int	run_queue(struct imap *, struct listing *);
+
+/* ------------------------------------------------------------ basics */
+
+/* Report a connection failure and set the socket status. */
+static int
+io_fail(struct imap *ip)
+{
+	struct session *s = ip->s;
+
+	if (conn_error(ip->c) != NULL)
+		log_err("%s", conn_error(ip->c));
+	log_err(_("socket error while fetching from %s@%s"), s->q->o.remote,
+	    s->pollname);
+	s->status = PS_SOCKET;
+	return -1;
+}
+
+/* Report a response this client cannot take; protocol status. */
+static int
+proto_fail(struct imap *ip, const char *p, size_t len)
+{
+	char *e = log_escape(p, len);
+
+	log_err(_("protocol error from %s: %s"), ip->s->truename, e);
+	free(e);
+	ip->s->status = PS_PROTOCOL;
+	return -1;
+}
+
+/* Queue a tagged command (CRLF added); returns its tag, 0 on error.
+ * The command text is wiped after use (it may hold a password). */
+static unsigned
+send_cmd(struct imap *ip, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*t;
+	int	 r;
+
+	ip->tag = ip->tag % 9999 + 1;
+	va_start(ap, fmt);
+	t = xvasprintf(fmt, ap);
+	va_end(ap);
+	r = conn_printf(ip->c, "A%04u %s\r\n", ip->tag, t);
+	xexplicit_bzero(t, strlen(t));
+	free(t);
+	if (r != 0) {
+		io_fail(ip);
+		return 0;
+	}
+	return ip->tag;
+}
+
+/* Whether a tagged response carries tag. */
+static bool
+tag_is(const struct imap_resp *r, unsigned tag)
+{
+	char t[16];
+
+	snprintf(t, sizeof(t), "A%04u", tag);
+	return r->taglen == strlen(t) && memcmp(r->tag, t, r->taglen) == 0;
+}
+
+/* Read and throw away n bytes of a literal. */
+static int
+skip_bytes(struct imap *ip, uint64_t n)
+{
+	while (n > 0) {
+		size_t k = n > IMAP_CHUNK ? IMAP_CHUNK : (size_t)n;
+
+		buf_reset(ip->junk);
+		if (conn_read(ip->c, ip->junk, k) != 0)
+			return io_fail(ip);
+		n -= k;
+	}
+	return 0;
+}
+
+/* Read the line that follows a literal. */
+static int
+cont_line(struct imap *ip)
+{
+	if (conn_getline(ip->c, ip->line, IMAP_LINE_MAX) != 1)
+		return io_fail(ip);
+	return 0;
+}
+
+/* Skip the literals (and the lines after them) of an untagged response
+ * this client does not read. */
+static int
+skip_literals(struct imap *ip, uint64_t n)
+{
+	int k;
+
+	for (;;) {
+		if (skip_bytes(ip, n) != 0 || cont_line(ip) != 0)
+			return -1;
+		k = imap_line_literal(buf_data(ip->line), buf_len(ip->line),
+		    &n);
+		if (k < 0)
+			return proto_fail(ip, buf_data(ip->line),
+			    buf_len(ip->line));
+		if (k == 0)
+			return 0;
+	}
+}
+
+/* Grow the listing to n messages (EXISTS during the listing). */
+static int
+listing_grow(struct imap *ip, uint64_t n)
+{
+	if (n <= ip->nlst)
+		return 0;
+	if (n > IMAP_MSGS_MAX)
+		return -1;
+	ip->lst = xreallocarray(ip->lst, (size_t)n, sizeof(*ip->lst));
+	memset(ip->lst + ip->nlst, 0, ((size_t)n - ip->nlst) *
+	    sizeof(*ip->lst));
+	ip->nlst = (size_t)n;
+	return 0;
+}
+
+/* Untagged data that needs no caller; 0, or -1 (status set). */
+static int
+untagged(struct imap *ip, const struct imap_resp *r)
+{
+	uint64_t v;
+
+	switch (r->what) {
+	case IMAP_W_EXISTS:
+		if (r->num > IMAP_MSGS_MAX || (ip->lst != NULL &&
+		    listing_grow(ip, r->num) != 0))
+			return proto_fail(ip, buf_data(ip->line),
+			    buf_len(ip->line));
+		ip->exists = r->num;
+		return 0;
+	case IMAP_W_EXPUNGE:
+		if (r->num == 0 || r->num > IMAP_MSGS_MAX)
+			return proto_fail(ip, buf_data(ip->line),
+			    buf_len(ip->line));
+		if (ip->exists > 0)
+			ip->exists--;
+		if (ip->lst != NULL && r->num <= ip->nlst) {
+			memmove(ip->lst + r->num - 1, ip->lst + r->num,
+			    (ip->nlst - (size_t)r->num) * sizeof(*ip->lst));
+			ip->nlst--;
+		}
+		return 0;
+	case IMAP_W_CAPABILITY:
+		imap_parse_caps(&ip->caps, r->rest, r->restlen);
+		ip->caps_fresh = true;
+		return 0;
+	case IMAP_W_STATUS:
+		if (r->cond == IMAP_C_BYE && !ip->logout) {
+			char *e = log_escape(r->text, r->textlen);
+
+			log_err(_("Received BYE response from IMAP server: %s"),
+			    e);
+			free(e);
+		}
+		if (r->code != NULL && r->codelen == 11 &&
+		    strncasecmp(r->code, "UIDVALIDITY", 11) == 0 &&
+		    imap_number(r->codearg, r->codearglen, UINT32_MAX, &v) == 0)
+			ip->uidvalidity = (uint32_t)v;
+		return 0;
+	default:
+		if (r->has_literal)
+			return skip_literals(ip, r->literal);
+		return 0;
+	}
+}
+
+/* Read responses until a tagged one, a continuation or an untagged
+ * FETCH, which *r then describes (borrowed from ip->line). */
+static int
+next_resp(struct imap *ip, struct imap_resp *r)
+{
+	for (;;) {
+		if ((!ip->lazy && conn_flush(ip->c) != 0) ||
+		    conn_getline(ip->c, ip->line, IMAP_LINE_MAX) != 1)
+			return io_fail(ip);
+		if (imap_parse_response(buf_data(ip->line), buf_len(ip->line),
+		    r) != 0)
+			return proto_fail(ip, buf_data(ip->line),
+			    buf_len(ip->line));
+		if (r->kind != IMAP_R_UNTAGGED || r->what == IMAP_W_FETCH)
+			break;
+		if (untagged(ip, r) != 0)
+			return -1;
+	}
+	if (r->kind == IMAP_R_TAGGED && r->code != NULL &&
+	    r->codelen == 10 && strncasecmp(r->code, "CAPABILITY", 10) == 0) {
+		imap_parse_caps(&ip->caps, r->codearg, r->codearglen);
+		ip->caps_fresh = true;
+	}
+	return 0;
+}
+
+/* Parse (and forget) an untagged FETCH, skipping its literals. */
+static int
+fetch_consume(struct imap *ip, struct imap_resp *r, struct imap_fetch *f)
+{
+	uint64_t	lit;
+	int		k;
+
+	imap_fetch_init(f);
+	k = imap_fetch_parse(f, r->rest, r->restlen, &lit);
+	while (k == 1) {
+		if (skip_bytes(ip, lit) != 0 || cont_line(ip) != 0)
+			return -1;
+		k = imap_fetch_parse(f, buf_data(ip->line), buf_len(ip->line),
+		    &lit);
+	}
+	if (k < 0)
+		return proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
+	return 0;
+}
+
+/* Read up to the tagged reply to tag; untagged FETCHes are skipped. */
+static int
+simple_reply(struct imap *ip, unsigned tag, struct imap_resp *r)
+{
+	struct imap_fetch f;
+
+	if (tag == 0)
+		return -1;
+	for (;;) {
+		if (next_resp(ip, r) != 0)
+			return -1;
+		if (r->kind == IMAP_R_TAGGED)
+			break;
+		if (r->kind == IMAP_R_CONT)
+			return proto_fail(ip, buf_data(ip->line),
+			    buf_len(ip->line));
+		if (fetch_consume(ip, r, &f) != 0)
+			return -1;
+	}
+	if (!tag_is(r, tag))
+		return proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
+	return 0;
+}
+
+/* Send a command and wait for its reply; the condition or -1. */
+static int	command(struct imap *, struct imap_resp *, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static int
+command(struct imap *ip, struct imap_resp *r, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*t;
+	unsigned tag;
+
+	va_start(ap, fmt);
+	t = xvasprintf(fmt, ap);
+	va_end(ap);
+	tag = send_cmd(ip, "%s", t);
+	free(t);
+	if (simple_reply(ip, tag, r) != 0)
+		return -1;
+	return (int)r->cond;
+}
+
+/* ------------------------------------------------------------- login */
+
+/* CAPABILITY. */
+static int
+capability(struct imap *ip)
+{
+	struct imap_resp r;
+
+	ip->caps_fresh = false;
+	if (command(ip, &r, "CAPABILITY") < 0)
+		return -1;
+	return 0;
+}
+
+/* STARTTLS and the handshake; re-reads the capabilities. */
+static int
+starttls(struct imap *ip, const struct pop3_tls *t)
+{
+	struct session	*s = ip->s;
+	struct imap_resp r;
+	char		*cause = NULL;
+	int		 c;
+
+	if ((c = command(ip, &r, "STARTTLS")) < 0)
+		return -1;
+	if (c != IMAP_C_OK) {
+		char *e = log_escape(r.text, r.textlen);
+
+		log_err("%s", e);
+		free(e);
+	} else if (conn_starttls(ip->c, t->opts, &cause) != 0) {
+		log_err_lines(cause ? cause : "?");
+		free(cause);
+	} else {
+		session_tls_report(s);
+		log_verbose(_("%s: upgrade to TLS succeeded."), t->opts->host);
+		memset(&ip->caps, 0, sizeof(ip->caps));
+		return capability(ip);
+	}
+	log_err(_("%s: upgrade to TLS failed."), t->opts->host);
+	log_err(_("Socket or TLS error on %s@%s"), s->q->o.remote, s->host);
+	log_err(_("socket error while fetching from %s@%s"), s->q->o.remote,
+	    s->pollname);
+	s->status = PS_SOCKET;
+	return -1;
+}
+
+/* The TLS decision after the greeting's capabilities. */
+static int
+tls_step(struct imap *ip, const struct pop3_tls *t)
+{
+	struct session *s = ip->s;
+
+	if (t->mode == 2 && ip->preauth) {
+		log_err(_("%s: configuration requires TLS, but STARTTLS is not "
+		    "permitted because of authenticated state (PREAUTH). "
+		    "Aborting connection.  Server permitting, try --ssl "
+		    "instead (see manual)."), s->host);
+		log_err(_("Socket or TLS error on %s@%s"), s->q->o.remote,
+		    s->host);
+		log_err(_("socket error while fetching from %s@%s"),
+		    s->q->o.remote, s->pollname);
+		s->status = PS_SOCKET;
+		return -1;
+	}
+	if (t->mode == 2 || (t->mode == 1 && ip->caps.starttls &&
+	    !ip->preauth))
+		return starttls(ip, t);
+	if (t->mode == 0 && t->proto_empty && ip->caps.starttls)
+		log_verbose(_("%s: WARNING: server offered STARTTLS but "
+		    "sslproto '' given."), s->host);
+	return 0;
+}
+
+/* AUTHENTICATE CRAM-MD5: 0 logged in, 1 refused, -1 error. */
+static int
+auth_cram(struct imap *ip)
+{
+	struct imap_resp r;
+	unsigned	 tag;
+	size_t		 chlen;
+	char		*ch, *resp, *b64;
+
+	if ((tag = send_cmd(ip, "AUTHENTICATE CRAM-MD5")) == 0 ||
+	    next_resp(ip, &r) != 0)
+		return -1;
+	if (r.kind == IMAP_R_TAGGED)
+		return tag_is(&r, tag) ? 1 : proto_fail(ip, buf_data(ip->line),
+		    buf_len(ip->line));
+	if (r.kind != IMAP_R_CONT)
+		return proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
+	if ((ch = auth_b64_decode(r.text, r.textlen, &chlen)) == NULL) {
+		log_err("%s", _("malformed CRAM-MD5 challenge"));
+		if (conn_printf(ip->c, "*\r\n") != 0)
+			return io_fail(ip);
+		return simple_reply(ip, tag, &r) != 0 ? -1 : 1;
+	}
+	resp = auth_cram_md5(ip->s->q->o.remote, ip->s->password, ch, chlen);
+	free(ch);
+	if (resp == NULL)
+		return 1;
+	b64 = auth_b64_encode(resp, strlen(resp));
+	xexplicit_bzero(resp, strlen(resp));
+	free(resp);
+	conn_mask_next(ip->c, 0);	/* a digest of the password */
+	if (conn_printf(ip->c, "%s\r\n", b64) != 0) {
+		free(b64);
+		return io_fail(ip);
+	}
+	xexplicit_bzero(b64, strlen(b64));
+	free(b64);
+	if (simple_reply(ip, tag, &r) != 0)
+		return -1;
+	return r.cond == IMAP_C_OK ? 0 : 1;
+}
+
+/* LOGIN "user" "password", the password masked in the transcript:
+ * 0 logged in, 1 refused, -1 error. */
+static int
+auth_login(struct imap *ip)
+{
+	struct imap_resp r;
+	const char	*user = ip->s->q->o.remote, *pw = ip->s->password;
+	size_t		 keep;
+	unsigned	 tag;
+
+	buf_reset(ip->cmd);
+	if (buf_append(ip->cmd, "LOGIN ", 6) != 0 ||
+	    imap_quote(ip->cmd, user, strlen(user)) != 0 ||
+	    buf_append(ip->cmd, " ", 1) != 0) {
+		log_err("%s", _("the user name cannot be sent in an IMAP "
+		    "quoted string"));
+		ip->s->status = PS_AUTHFAIL;
+		return -1;
+	}
+	keep = strlen("A0000 ") + buf_len(ip->cmd);
+	if (imap_quote(ip->cmd, pw, strlen(pw)) != 0) {
+		buf_wipe(ip->cmd);
+		log_err("%s", _("the password cannot be sent in an IMAP quoted "
+		    "string"));
+		ip->s->status = PS_AUTHFAIL;
+		return -1;
+	}
+	conn_mask_next(ip->c, keep);
+	tag = send_cmd(ip, "%s", buf_data(ip->cmd));
+	buf_wipe(ip->cmd);
+	if (simple_reply(ip, tag, &r) != 0)
+		return -1;
+	return r.cond == IMAP_C_OK ? 0 : 1;
+}
+
+/* Log in as the configured method asks; 0, or -1 (status set). */
+static int
+authenticate(struct imap *ip)
+{
+	const struct cfg_opts *o = &ip->s->q->o;
+	int	r = 1;
+
+	if (ip->s->password == NULL) {
+		log_err(_("No password for %s@%s."), o->remote,
+		    ip->s->pollname);
+		ip->s->status = PS_AUTHFAIL;
+		return -1;
+	}
+	switch (o->auth) {
+	case A_ANY:
+		if (ip->caps.auth_cram_md5 && (r = auth_cram(ip)) <= 0)
+			return r;
+		if (!ip->caps.logindisabled)
+			r = auth_login(ip);
+		else if (!ip->caps.auth_cram_md5)
+			log_err(_("%s: the server forbids LOGIN (LOGINDISABLED) "
+			    "and offers no method this build can use."),
+			    ip->s->host);
+		break;
+	case A_CRAM_MD5:
+		r = auth_cram(ip);
+		break;
+	case A_PASSWORD:
+		if (ip->caps.logindisabled) {
+			log_err(_("%s: --auth password requested but server "
+			    "forbids it (LOGINDISABLED)."), ip->s->host);
+			break;
+		}
+		r = auth_login(ip);
+		break;
+	default:
+		log_err(_("authentication method %s is not supported for IMAP "
+		    "in this build"), cfg_auth_name(o->auth));
+		break;
+	}
+	if (r > 0)
+		ip->s->status = PS_AUTHFAIL;
+	return r == 0 ? 0 : -1;
+}
+
+/* Greeting, capabilities, TLS, login. */
+static int
+login(struct imap *ip, const struct pop3_tls *t)
+{
+	struct imap_resp r;
+
+	if (conn_getline(ip->c, ip->line, IMAP_LINE_MAX) != 1)
+		return io_fail(ip);
+	if (imap_parse_response(buf_data(ip->line), buf_len(ip->line),
+	    &r) != 0 || r.kind != IMAP_R_UNTAGGED || r.what != IMAP_W_STATUS ||
+	    (r.cond != IMAP_C_OK && r.cond != IMAP_C_PREAUTH)) {
+		if (r.kind == IMAP_R_UNTAGGED && r.cond == IMAP_C_BYE)
+			(void)untagged(ip, &r);
+		return proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
+	}
+	ip->preauth = r.cond == IMAP_C_PREAUTH;
+	if (r.code != NULL && r.codelen == 10 &&
+	    strncasecmp(r.code, "CAPABILITY", 10) == 0)
+		imap_parse_caps(&ip->caps, r.codearg, r.codearglen);
+	else if (capability(ip) != 0)
+		return -1;
+	if (t->mode != 3 && tls_step(ip, t) != 0)
+		return -1;
+	if (ip->preauth)
+		return 0;
+	ip->caps_fresh = false;
+	if (authenticate(ip) != 0)
+		return -1;
+	/* the capabilities after login (UIDPLUS) */
+	return ip->caps_fresh ? 0 : capability(ip);
+}
+
+/* LOGOUT; the reply may be cut short by the server closing. */
+static void
+logout(struct imap *ip)
+{
+	struct imap_resp r;
+	int		 st = ip->s->status;
+
+	ip->logout = true;
+	(void)command(ip, &r, "LOGOUT");
+	ip->s->status = st;	/* a vanished server changes nothing now */
+}
+
+/* ----------------------------------------------------------- folders */
+
+/* SELECT (EXAMINE with -c) a folder; 0, or -1 (status set). */
+static int
+select_folder(struct imap *ip, const char *name, bool examine)
+{
+	struct imap_resp r;
+	int		 c;
+
+	ip->exists = 0;
+	ip->uidvalidity = 0;
+	ip->readonly = false;
+	buf_reset(ip->cmd);
+	if (imap_quote(ip->cmd, name, strlen(name)) != 0) {
+		log_err("%s", _("mailbox selection failed"));
+		ip->s->status = PS_ERROR;
+		return -1;
+	}
+	if ((c = command(ip, &r, "%s %s", examine ? "EXAMINE" : "SELECT",
+	    buf_data(ip->cmd))) < 0)
+		return -1;
+	if (c != IMAP_C_OK) {
+		log_err("%s", _("mailbox selection failed"));
+		ip->s->status = PS_ERROR;
+		return -1;
+	}
+	ip->readonly = r.code != NULL && r.codelen == 9 &&
+	    strncasecmp(r.code, "READ-ONLY", 9) == 0;
+	return 0;
+}
+
+/* An untagged FETCH of the listing: record what it says. */
+static int
+listing_fetch(struct imap *ip, struct imap_resp *r)
+{
+	struct imap_fetch f;
+	struct lent	*e;
+
+	if (fetch_consume(ip, r, &f) != 0)
+		return -1;
+	if (r->num == 0 || listing_grow(ip, r->num) != 0)
+		return proto_fail(ip, "FETCH", 5);
+	if (!f.has_uid)
+		return 0;		/* a flag update, not our data */
+	e = &ip->lst[r->num - 1];
+	e->got = true;
+	e->has_uid = true;
+	e->uid = f.uid;
+	if (f.has_size)
+		e->size = f.size;
+	if (f.has_flags) {
+		e->seen = f.seen;
+		e->deleted = f.deleted;
+	}
+	return 0;
+}
+
+/* Turn the listing into the driver's msgrefs. */
+static void
+listing_refs(struct imap *ip, struct listing *l, unsigned long long *octets)
+{
+	size_t	i, n = 0;
+	char	num[16];
+
+	l->m = xcalloc(ip->nlst ? ip->nlst : 1, sizeof(*l->m));
+	for (i = 0; i < ip->nlst; i++) {
+		struct lent	*e = &ip->lst[i];
+		struct msgref	*m;
+
+		if (!e->got || !e->has_uid)
+			continue;
+		m = &l->m[n++];
+		m->num = n;
+		m->size = e->size;
+		snprintf(num, sizeof(num), "%lu", (unsigned long)e->uid);
+		m->uid = xstrdup(num);
+		m->uidlen = strlen(num);
+		m->imap_uid = e->uid;
+		/* the reference treats \Deleted as seen (SEARCH UNDELETED) */
+		m->seen_flag = e->seen || e->deleted;
+		*octets += e->size;
+	}
+	l->n = n;
+}
+
+/* UID FETCH 1:* (UID RFC822.SIZE FLAGS): the folder's messages. */
+static int
+list_folder(struct imap *ip, struct listing *l, unsigned long long *octets)
+{
+	struct imap_resp r;
+	unsigned	 tag;
+
+	*octets = 0;
+	l->m = NULL;
+	l->n = 0;
+	if (ip->exists == 0) {
+		l->m = xcalloc(1, sizeof(*l->m));
+		return 0;
+	}
+	ip->nlst = 0;
+	ip->lst = xcalloc(1, sizeof(*ip->lst));
+	if (listing_grow(ip, ip->exists) != 0)
+		return proto_fail(ip, "EXISTS", 6);
+	if ((tag = send_cmd(ip, "UID FETCH 1:* (UID RFC822.SIZE FLAGS)")) == 0)
+		return -1;
+	for (;;) {
+		if (next_resp(ip, &r) != 0)
+			return -1;
+		if (r.kind == IMAP_R_TAGGED)
+			break;
+		if (r.kind == IMAP_R_CONT || listing_fetch(ip, &r) != 0)
+			return r.kind == IMAP_R_CONT ? proto_fail(ip,
+			    buf_data(ip->line), buf_len(ip->line)) : -1;
+	}
+	if (!tag_is(&r, tag))
+		return proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
+	if (r.cond != IMAP_C_OK) {
+		char *e = log_escape(r.text, r.textlen);
+
+		log_err(_("cannot list the messages of the folder: %s"), e);
+		free(e);
+		ip->s->status = PS_ERROR;
+		return -1;
+	}
+	listing_refs(ip, l, octets);
+	free(ip->lst);
+	ip->lst = NULL;
+	ip->nlst = 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------ bodies */
+
+/* The next line of the literal's last bytes (held in ip->tail). */
+static int
+tail_line(struct imap *ip, struct buf *line, int *eol)
+{
+	const char	*p = buf_data(ip->tail) + ip->tail_off;
+	const char	*end = buf_data(ip->tail) + buf_len(ip->tail), *nl;
+	size_t		 n, used;
+
+	if (p >= end)
+		return 0;
+	if ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		n = (size_t)(nl - p);
+		used = n + 1;
+		*eol = CONN_EOL_LF;
+		if (n > 0 && p[n - 1] == '\r') {
+			n--;
+			*eol = CONN_EOL_CRLF;
+		}
+	} else {
+		/* the message ends without a line end: it gets one, as the
+		 * reference gives it */
+		n = used = (size_t)(end - p);
+		*eol = CONN_EOL_CRLF;
+	}
+	if (n > IMAP_CHUNK) {
+		n = used = IMAP_CHUNK;
+		if (p[n - 1] == '\r')
+			n = used = n - 1;	/* keep "\r\n" together */
+		*eol = CONN_EOL_NONE;
+	}
+	if (buf_set(line, p, n) != 0)
+		return -1;
+	ip->tail_off += used;
+	return 1;
+}
+
+/* msgsrc: the next line of the message literal; 0 at its end.  While
+ * more than a piece and a line end remain, lines come straight from
+ * the conn; the last bytes are read exactly, so that a message not
+ * ending in a line end cannot swallow the response after it. */
+static int
+body_next(void *ctx, struct buf *line, int *eol)
+{
+	struct imap	*ip = ctx;
+	size_t		 used;
+
+	if (ip->body_err)
+		return -1;
+	if (ip->tail_off < buf_len(ip->tail))
+		return tail_line(ip, line, eol) < 0 ? -1 : 1;
+	if (ip->lit_left == 0)
+		return 0;
+	if (ip->lit_left >= IMAP_CHUNK + 2) {
+		if (conn_getchunk(ip->c, line, IMAP_CHUNK) != 1) {
+			ip->body_err = true;
+			return -1;
+		}
+		*eol = conn_eol(ip->c);
+		used = buf_len(line) + (*eol == CONN_EOL_CRLF ? 2 :
+		    *eol == CONN_EOL_LF ? 1 : 0);
+		ip->lit_left -= used;
+		return 1;
+	}
+	buf_reset(ip->tail);
+	ip->tail_off = 0;
+	if (conn_read(ip->c, ip->tail, (size_t)ip->lit_left) != 0) {
+		ip->body_err = true;
+		return -1;
+	}
+	ip->lit_left = 0;
+	return tail_line(ip, line, eol) < 0 ? -1 : 1;
+}
+
+/* Stream a message literal of n bytes to the driver; its fate. */
+static enum msg_fate
+stream_message(struct imap *ip, struct msgref *m, uint64_t n)
+{
+	struct session	*s = ip->s;
+	struct msgsrc	 src = { body_next, ip };
+	struct buf	*junk;
+	enum msg_fate	 fate;
+	int		 eol, k;
+
+	ip->lit_left = n;
+	buf_reset(ip->tail);
+	ip->tail_off = 0;
+	ip->body_err = false;
+	m->size = n;
+	conn_set_trace(ip->c, NULL, NULL);	/* bodies are not traced */
+	fate = s->stop ? FATE_KEEP : s->ops->deliver(s, m, &src);
+	if (fate != FATE_ABORT) {
+		/* the driver may stop early: drain to stay in step */
+		junk = buf_create(IMAP_CHUNK + 16);
+		while ((k = body_next(ip, junk, &eol)) == 1)
+			;
+		buf_free(junk);
+		if (k < 0)
+			fate = FATE_ABORT;
+	}
+	if (s->verbose >= 1)
+		conn_set_trace(ip->c, session_trace, "IMAP");
+	return fate;
+}
+
+/* ---------------------------------------------------------- pipeline */
+
+/* The i-th pending command from the oldest. */
+static struct pending *
+nth(struct imap *ip, size_t i)
+{
+	return &ip->fifo[(ip->head + i) % ip->cap];
+}
+
+static void
+push(struct imap *ip, enum icmd cmd, size_t idx, unsigned tag)
+{
+	struct pending *e;
+
+	if (ip->count == ip->cap) {
+		size_t		 ncap = ip->cap ? ip->cap * 2 : 64, i;
+		struct pending	*nf = xcalloc(ncap, sizeof(*nf));
+
+		for (i = 0; i < ip->count; i++)
+			nf[i] = *nth(ip, i);
+		free(ip->fifo);
+		ip->fifo = nf;
+		ip->head = 0;
+		ip->cap = ncap;
+	}
+	e = &ip->fifo[(ip->head + ip->count) % ip->cap];
+	memset(e, 0, sizeof(*e));
+	e->cmd = cmd;
+	e->idx = idx;
+	e->tag = tag;
+	e->seq = ++ip->seq_pushed;
+	ip->count++;
+	if (cmd != IC_NONE)
+		ip->cmds++;
+	if (cmd == IC_FETCH) {
+		ip->fetches++;
+		ip->unsent_fetches++;
+	}
+}
+
+static struct pending
+pop(struct imap *ip)
+{
+	struct pending e = ip->fifo[ip->head];
+
+	ip->head = (ip->head + 1) % ip->cap;
+	ip->count--;
+	if (e.cmd != IC_NONE)
+		ip->cmds--;
+	if (e.cmd == IC_FETCH)
+		ip->fetches--;
+	return e;
+}
+
+/* The pending command a tagged reply answers, NULL if none.  Servers
+ * may complete pipelined commands in any order (RFC 3501 5.5). */
+static struct pending *
+find_tag(struct imap *ip, const struct imap_resp *r)
+{
+	size_t i;
+
+	for (i = 0; i < ip->count; i++) {
+		struct pending *e = nth(ip, i);
+
+		if (e->cmd != IC_NONE && !e->done && e->seq <= ip->seq_sent &&
+		    tag_is(r, e->tag))
+			return e;
+	}
+	return NULL;
+}
+
+/* The body fetch a message literal belongs to: the one for its UID, or
+ * without a UID before the literal, the oldest still waiting. */
+static struct pending *
+find_fetch(struct imap *ip, struct listing *l, const struct imap_fetch *f)
+{
+	size_t i;
+
+	for (i = 0; i < ip->count; i++) {
+		struct pending *e = nth(ip, i);
+
+		if (e->cmd != IC_FETCH || e->got || e->done ||
+		    e->seq > ip->seq_sent)
+			continue;
+		if (!f->has_uid || l->m[e->idx].imap_uid == f->uid)
+			return e;
+	}
+	return NULL;
+}
+
+/* Remember a UID flagged \Deleted for the next EXPUNGE. */
+static void
+qdel_add(struct imap *ip, uint32_t uid)
+{
+	if (ip->nqdel == ip->qdelcap) {
+		ip->qdelcap = ip->qdelcap ? ip->qdelcap * 2 : 64;
+		ip->qdel = xreallocarray(ip->qdel, ip->qdelcap,
+		    sizeof(*ip->qdel));
+	}
+	ip->qdel[ip->nqdel++] = uid;
+}
+
+/* Queue UID STORE of \Seen (and \Deleted) for message idx. */
+static int
+queue_store(struct imap *ip, struct listing *l, size_t idx, enum icmd cmd)
+{
+	bool		del = cmd != IC_STORE_SEEN;
+	unsigned	tag;
+
+	tag = send_cmd(ip, "UID STORE %lu +FLAGS.SILENT (\\Seen%s)",
+	    (unsigned long)l->m[idx].imap_uid, del ? " \\Deleted" : "");
+	if (tag == 0)
+		return -1;
+	push(ip, cmd, idx, tag);
+	if (!del)
+		return 0;
+	qdel_add(ip, l->m[idx].imap_uid);
+	if (ip->expunge_every > 0 && ip->nqdel >= ip->expunge_every)
+		return queue_expunge(ip);
+	return 0;
+}
+
+static int
+uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Queue the expunge of what was flagged since the last one: UID
+ * EXPUNGE of exactly those UIDs with UIDPLUS (in pieces of bounded
+ * length), else EXPUNGE. */
+static int
+queue_expunge(struct imap *ip)
+{
+	struct buf	*set;
+	size_t		 i = 0;
+	unsigned	 tag;
+
+	if (ip->nqdel == 0)
+		return 0;
+	if (!ip->caps.uidplus) {
+		ip->nqdel = 0;
+		if ((tag = send_cmd(ip, "EXPUNGE")) == 0)
+			return -1;
+		push(ip, IC_EXPUNGE, 1, tag);
+		return 0;
+	}
+	qsort(ip->qdel, ip->nqdel, sizeof(*ip->qdel), uid_cmp);
+	set = buf_create(IMAP_SET_MAX + 64);
+	while (i < ip->nqdel) {
+		buf_reset(set);
+		if (imap_uidset(set, ip->qdel, ip->nqdel, &i,
+		    IMAP_SET_MAX) != 0 ||
+		    (tag = send_cmd(ip, "UID EXPUNGE %s", buf_data(set))) == 0) {
+			buf_free(set);
+			return -1;
+		}
+		push(ip, IC_EXPUNGE, i == ip->nqdel, tag);
+	}
+	buf_free(set);
+	ip->nqdel = 0;
+	return 0;
+}
+
+/* Announce the messages left alone (or deleted unread) that come
+ * before pending command upto, so that progress lines stay in message
+ * order when a later body arrives before their replies. */
+static void
+announce_before(struct imap *ip, struct listing *l, const struct pending *upto)
+{
+	size_t i;
+
+	for (i = 0; i < ip->count; i++) {
+		struct pending *e = nth(ip, i);
+
+		if (e == upto)
+			return;
+		if ((e->cmd == IC_NONE || e->cmd == IC_SKIPDEL) &&
+		    !e->announced) {
+			e->announced = true;
+			ip->s->ops->skipped(ip->s, &l->m[e->idx]);
+		}
+	}
+}
+
+/* An untagged FETCH while the plan runs: a message body goes to the
+ * driver at once (its fate is kept with its command); anything else
+ * (flag updates) is read and forgotten. */
+static int
+plan_fetch(struct imap *ip, struct imap_resp *r, struct listing *l)
+{
+	struct imap_fetch f;
+	struct pending	*e;
+	uint64_t	 lit;
+	int		 k;
+
+	imap_fetch_init(&f);
+	k = imap_fetch_parse(&f, r->rest, r->restlen, &lit);
+	while (k == 1) {
+		if (f.body && (e = find_fetch(ip, l, &f)) != NULL) {
+			announce_before(ip, l, e);
+			e->got = true;
+			e->fate = stream_message(ip, &l->m[e->idx], lit);
+			if (e->fate == FATE_ABORT)
+				return ip->body_err ? io_fail(ip) : -1;
+		} else if (skip_bytes(ip, lit) != 0)
+			return -1;
+		if (cont_line(ip) != 0)
+			return -1;
+		k = imap_fetch_parse(&f, buf_data(ip->line), buf_len(ip->line),
+		    &lit);
+	}
+	if (k < 0)
+		return proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
+	if (f.body_missing && (e = find_fetch(ip, l, &f)) != NULL) {
+		e->got = true;
+		e->fate = FATE_KEEP;
+		log_err(_("couldn't fetch message %s@%s:%lu (%llu octets): "
+		    "the server sent no content"), ip->s->q->o.remote,
+		    ip->s->truename, l->m[e->idx].num, l->m[e->idx].size);
+	}
+	return 0;
+}
+
+/* A tagged reply while the plan runs: complete its command; refusals
+ * are reported here, while the text is at hand. */
+static int
+plan_tagged(struct imap *ip, struct imap_resp *r, struct listing *l)
+{
+	struct pending	*e = find_tag(ip, r);
+	struct session	*s = ip->s;
+	char		*t;
+
+	if (e == NULL)
+		return proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
+	e->done = true;
+	e->ok = r->cond == IMAP_C_OK;
+	if (e->ok)
+		return 0;
+	t = log_escape(r->text, r->textlen);
+	switch (e->cmd) {
+	case IC_FETCH:
+		if (!e->got)
+			log_err(_("couldn't fetch message %s@%s:%lu (%llu "
+			    "octets): %s"), s->q->o.remote, s->truename,
+			    l->m[e->idx].num, l->m[e->idx].size, t);
+		break;
+	case IC_EXPUNGE:
+		log_err("%s", _("expunge failed"));
+		ip->expunge_failed = true;
+		break;
+	default:
+		log_err(_("STORE of message %s@%s:%lu failed: %s"),
+		    s->q->o.remote, s->truename, l->m[e->idx].num, t);
+		ip->store_failed = true;
+		break;
+	}
+	free(t);
+	return 0;
+}
+
+/* Finish the oldest command, in queue order: announce messages left
+ * alone, queue the flags of delivered ones, count confirmed deletions,
+ * commit them after an EXPUNGE. */
+static int
+finish(struct imap *ip, struct listing *l, struct pending *e)
+{
+	struct session	*s = ip->s;
+	struct msgref	*m = &l->m[e->idx];
+
+	switch (e->cmd) {
+	case IC_NONE:
+		if (!e->announced)
+			s->ops->skipped(s, m);
+		return 0;
+	case IC_FETCH:
+		if (!e->got) {
+			if (e->ok)
+				log_verbose(_("message %s@%s:%lu (UID %lu) is "
+				    "gone from the server"), s->q->o.remote,
+				    s->truename, m->num,
+				    (unsigned long)m->imap_uid);
+			return 0;
+		}
+		if (e->fate == FATE_DELETE)
+			return queue_store(ip, l, e->idx, IC_STORE_DEL);
+		if (e->fate == FATE_SEEN)
+			return queue_store(ip, l, e->idx, IC_STORE_SEEN);
+		return 0;
+	case IC_SKIPDEL:
+		if (!e->announced)
+			s->ops->skipped(s, m);
+		/* FALLTHROUGH */
+	case IC_STORE_DEL:
+		if (e->ok)
+			s->ops->dele_ok(s, m);
+		return 0;
+	case IC_EXPUNGE:
+		if (e->ok && e->idx == 1)
+			s->ops->committed(s);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* Queue the plan's commands in message order while the window has
+ * room: body fetches, flag stores for messages deleted unread, and
+ * markers for those left alone (announced in order). */
+static int
+fill(struct imap *ip, struct listing *l, size_t *next)
+{
+	unsigned tag;
+
+	while (ip->fetches < IMAP_WINDOW && ip->cmds < IMAP_CMDS_MAX &&
+	    *next < l->n && !ip->s->stop) {
+		struct msgref *m = &l->m[*next];
+
+		if (m->action == MSGA_FETCH) {
+			tag = send_cmd(ip, "UID FETCH %lu BODY.PEEK[]",
+			    (unsigned long)m->imap_uid);
+			if (tag == 0)
+				return -1;
+			push(ip, IC_FETCH, *next, tag);
+		} else if (m->action == MSGA_DELETE) {
+			if (queue_store(ip, l, *next, IC_SKIPDEL) != 0)
+				return -1;
+		} else
+			push(ip, IC_NONE, *next, 0);
+		(*next)++;
+	}
+	return 0;
+}
+
+/* Send what is queued; the driver first makes recorded UIDs durable. */
+static int
+plan_flush(struct imap *ip)
+{
+	ip->s->ops->sync(ip->s);
+	ip->seq_sent = ip->seq_pushed;
+	ip->unsent_fetches = 0;
+	return conn_flush(ip->c) == 0 ? 0 : io_fail(ip);
+}
+
+/* Carry out the plan for the selected folder, pipelined; ends when
+ * every reply, the final EXPUNGE's included, has been read. */
+static int
+run_plan(struct imap *ip, struct listing *l)
+{
+	int	r;
+
+	ip->lazy = true;
+	r = run_queue(ip, l);
+	ip->lazy = false;
+	return r;
+}
+
+/* The loop of run_plan(): fill, finish what is complete, send when a
+ * reply is needed, read one response. */
+static int
+run_queue(struct imap *ip, struct listing *l)
+{
+	struct imap_resp r;
+	struct pending	 e;
+	size_t		 next = 0;
+	bool		 final = false;
+
+	for (;;) {
+		if (fill(ip, l, &next) != 0)
+			return -1;
+		if (ip->count > 0 && (ip->fifo[ip->head].cmd == IC_NONE ||
+		    ip->fifo[ip->head].done)) {
+			e = pop(ip);
+			if (finish(ip, l, &e) != 0)
+				return -1;
+			continue;
+		}
+		if (!final && (next == l->n || ip->s->stop) &&
+		    ip->fetches == 0) {
+			if (queue_expunge(ip) != 0)
+				return -1;
+			final = true;
+		}
+		if (ip->count == 0)
+			return 0;
+		/* commands go out when the oldest needs them, or when half
+		 * a window of fetches has piled up */
+		if ((ip->fifo[ip->head].seq > ip->seq_sent ||
+		    ip->unsent_fetches >= IMAP_WINDOW / 2) &&
+		    plan_flush(ip) != 0)
+			return -1;
+		if (next_resp(ip, &r) != 0)
+			return -1;
+		if (r.kind == IMAP_R_CONT)
+			return proto_fail(ip, buf_data(ip->line),
+			    buf_len(ip->line));
+		if ((r.kind == IMAP_R_TAGGED ? plan_tagged(ip, &r, l) :
+		    plan_fetch(ip, &r, l)) != 0)
+			return -1;
+	}
+}
+
+static void
+listing_free(struct listing *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->m[i].uid);
+	free(l->m);
+	l->m = NULL;
+	l->n = 0;
+}
+
+/* One folder: select, list, plan, fetch, expunge. */
+static int
+poll_folder(struct imap *ip, const char *name, bool named)
+{
+	struct session		*s = ip->s;
+	struct listing		 l = { 0 };
+	unsigned long long	 octets;
+	bool			 check = s->check;
+	int			 r = -1;
+
+	s->folder = named ? name : NULL;
+	if (select_folder(ip, name, check) != 0)
+		return -1;
+	if (ip->readonly && !check && !(s->q->o.keep == FLAG_TRUE &&
+	    s->q->o.fetchall == FLAG_TRUE)) {
+		log_err(_("%s: the folder %s is read-only"), s->host, name);
+		s->status = PS_LOCKBUSY;
+		return -1;
+	}
+	if (list_folder(ip, &l, &octets) == 0) {
+		s->uidvalidity = ip->uidvalidity;
+		if (s->ops->plan(s, l.m, l.n, octets) == 0 &&
+		    run_plan(ip, &l) == 0)
+			r = 0;
+	}
+	listing_free(&l);
+	return r;
+}
+
+/* The folders of the query, one after the other. */
+static int
+poll_folders(struct imap *ip)
+{
+	const struct cfg_list *f = &ip->s->q->o.mailboxes;
+	size_t	i;
+
+	ip->expunge_every = ip->s->q->o.expunge.set &&
+	    ip->s->q->o.expunge.v > 0 ? (unsigned long)ip->s->q->o.expunge.v :
+	    0;
+	if (f->n == 0)
+		return poll_folder(ip, "INBOX", false);
+	for (i = 0; i < f->n; i++)
+		if (poll_folder(ip, f->v[i], true) != 0)
+			return -1;
+	return 0;
+}
+
+int
+imap_session(struct session *s, const struct pop3_tls *t)
+{
+	struct imap	ip;
+	int		r = -1;
+
+	memset(&ip, 0, sizeof(ip));
+	ip.s = s;
+	ip.c = s->conn;
+	ip.line = buf_create(IMAP_LINE_MAX);
+	ip.cmd = buf_create(64 * 1024);
+	ip.junk = buf_create(IMAP_CHUNK);
+	ip.tail = buf_create(IMAP_CHUNK + 2);
+	if (login(&ip, t) == 0) {
+		if (poll_folders(&ip) == 0)
+			r = 0;
+		if (r == 0 && (ip.store_failed || ip.expunge_failed)) {
+			log_err("%s", _("client/server synchronization error: "
+			    "the server refused to delete a message"));
+			s->status = PS_ERROR;
+			r = -1;
+		}
+	}
+	if (s->status == PS_ERROR || s->status == PS_AUTHFAIL ||
+	    s->status == PS_LOCKBUSY || r == 0)
+		logout(&ip);
+	if (s->status == PS_ERROR)
+		log_err(_("client/server synchronization error while fetching "
+		    "from %s@%s"), s->q->o.remote, s->pollname);
+	free(ip.lst);
+	free(ip.fifo);
+	free(ip.qdel);
+	buf_free(ip.line);
+	buf_free_wipe(ip.cmd);
+	buf_free(ip.junk);
+	buf_free(ip.tail);
+	return r;
+}
