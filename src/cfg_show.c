@@ -129,6 +129,7 @@ show_ssl_versions(FILE *f)
 void
 cfg_show_banner(FILE *f)
 {
+	/* TRANSLATORS: do not translate: Webmin matches this line */
 	fprintf(f, _("This is fetchmail release %s"), PACKAGE_VERSION);
 	fputs("+SSL-SSLv2-SSLv3+NLS.\n", f);
 	show_ssl_versions(f);

@@ -125,6 +125,7 @@ handle(int sig, void (*handler)(int))
 void
 daemon_signals(bool root, bool quiet_term)
 {
+	/* TRANSLATORS: keep exactly one %d: a signal handler fills it in */
 	const char	*t = _("terminated with signal %d"), *d;
 
 	if ((d = strstr(t, "%d")) == NULL)

@@ -13,7 +13,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 2
 
 DEPS="build-essential autoconf automake autopoint pkg-config flex bison
-gettext libssl-dev python3 groff man-db clang libclang-rt-14-dev fetchmail valgrind"
+gettext libssl-dev python3 groff man-db clang libclang-rt-14-dev fetchmail valgrind
+locales"
 
 # Install what is missing; as root directly, otherwise through sudo.
 install_deps() {
