@@ -456,6 +456,27 @@ RC
 	fi
 done
 
+
+# delivered_run DIR DESC [ARG...]: run fetchmail on DIR/rc against the
+# fault peer in DIR/p, stop the peer, judge the outcome: DESC passes when
+# fetchmail exited 0 and the peer took the message for the user.  Leaves
+# $ex and $got for later checks.
+delivered_run() {
+	local dir=$1 desc=$2 gex gfate gdeliv
+	shift 2
+	PEERS_FETCHMAIL_ENV="USER=fmtest" peers_fetchmail "$FETCHMAIL" \
+	    "$dir/home" "$dir/rc" "$@" >"$dir/out" 2>"$dir/err"
+	ex=$?
+	faultpeer_idle 10 "$dir/p"
+	faultpeer_stop "$FAULTPEER_PID"
+	got=$(python3 "$JUDGE" "$dir" "$ex")
+	read -r gex gfate gdeliv _ <<<"$got"
+	if [ "$gex $gfate $gdeliv" = "0 del user" ]; then
+		ok "$desc"
+	else
+		notok "$desc" "got: $got" "$(tail -5 "$dir/err")"
+	fi
+}
 # ---------------------------------------------------------------- AUTH
 # esmtpname/esmtppassword against a listener offering MECHS: the right
 # mechanism authenticates (the peer logs "AUTH ok MECH"); a broken 334
@@ -479,18 +500,7 @@ poll 127.0.0.1 protocol pop3 service $FAULTPEER_POP3_PORT
   user alice password secret is fmtest here sslproto ''
   smtphost 127.0.0.1/$FAULTPEER_SMTP_PORT
 RC
-	PEERS_FETCHMAIL_ENV="USER=fmtest" peers_fetchmail "$FETCHMAIL" \
-	    "$dir/home" "$dir/rc" -v >"$dir/out" 2>"$dir/err"
-	ex=$?
-	faultpeer_idle 10 "$dir/p"
-	faultpeer_stop "$FAULTPEER_PID"
-	got=$(python3 "$JUDGE" "$dir" "$ex")
-	read -r gex gfate gdeliv _ <<<"$got"
-	if [ "$gex $gfate $gdeliv" = "0 del user" ]; then
-		ok "$name: delivered, exit 0"
-	else
-		notok "$name: delivered, exit 0" "got: $got" "$(tail -5 "$dir/err")"
-	fi
+	delivered_run "$dir" "$name: delivered, exit 0" -v
 	authl=$(awk '$4 == "AUTH"' "$dir/p/events.log" | cut -d' ' -f5- | head -1)
 	if [ "$want" = - ]; then
 		if [ -z "$authl" ] && ! grep -q 'p^a' "$dir/out"; then
@@ -518,18 +528,7 @@ poll 127.0.0.1 protocol pop3 service $FAULTPEER_POP3_PORT
   user alice password secret is fmtest here sslproto ''
   smtphost 127.0.0.1/$closed 127.0.0.1/$FAULTPEER_SMTP_PORT
 RC
-	PEERS_FETCHMAIL_ENV="USER=fmtest" peers_fetchmail "$FETCHMAIL" \
-	    "$dir/home" "$dir/rc" >"$dir/out" 2>"$dir/err"
-	ex=$?
-	faultpeer_idle 10 "$dir/p"
-	faultpeer_stop "$FAULTPEER_PID"
-	got=$(python3 "$JUDGE" "$dir" "$ex")
-	read -r gex gfate gdeliv _ <<<"$got"
-	if [ "$gex $gfate $gdeliv" = "0 del user" ]; then
-		ok "hunt: second host took the message"
-	else
-		notok "hunt: second host took the message" "got: $got" "$(cat "$dir/err")"
-	fi
+	delivered_run "$dir" "hunt: second host took the message"
 	if grep -q "127.0.0.1/$closed" "$dir/err"; then
 		ok "hunt: the refused host is reported"
 	else
