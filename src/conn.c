@@ -345,6 +345,55 @@ conn_fill(struct conn *c, int64_t deadline)
 	return 1;
 }
 
+int
+conn_await(struct conn *c, int seconds)
+{
+	struct pollfd	 pfd;
+	int64_t		 deadline = 0, left;
+	char		*p;
+	ssize_t		 r;
+	int		 n;
+
+	if (buf_len(c->in) > 0)
+		return 1;
+	if (seconds > 0)
+		deadline = conn_now() + (int64_t)seconds * 1000;
+	if (buf_room(c->in) < CONN_READSZ)
+		buf_set_max(c->in, buf_len(c->in) + CONN_READSZ);
+	if ((p = buf_reserve(c->in, CONN_READSZ)) == NULL) {
+		conn_seterr(c, _("input buffer limit reached"));
+		return -1;
+	}
+	for (;;) {
+		r = conn_io_read(c, p, CONN_READSZ);
+		if (r > 0) {
+			buf_commit(c->in, (size_t)r);
+			return 1;
+		}
+		if (r == 0)
+			return 1;	/* EOF: the next read reports it */
+		if (r == -1)
+			return -1;
+		pfd.fd = r == CONN_WANT_WRITE ? c->wfd : c->rfd;
+		pfd.events = r == CONN_WANT_WRITE ? POLLOUT : POLLIN;
+		for (;;) {
+			left = -1;
+			if (deadline != 0) {
+				left = deadline - conn_now();
+				if (left <= 0)
+					return 0;
+			}
+			n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+			if (n > 0)
+				break;
+			if (n == -1 && errno != EINTR) {
+				conn_seterr(c, "poll: %s", strerror(errno));
+				return -1;
+			}
+		}
+	}
+}
+
 /* ---------------------------------------------------------------- */
 /* reading                                                          */
 

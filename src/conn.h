@@ -100,6 +100,14 @@ int		 conn_eol(const struct conn *);
  * timeout, EOF before n bytes, or out would exceed its maximum.
  */
 int		 conn_read(struct conn *, struct buf *out, size_t n);
+/*
+ * Wait up to seconds (0 or less: without limit) for input without
+ * treating silence as an error (IMAP IDLE): 1 = input is buffered, or
+ * the peer sent bytes, closed or failed (the next read tells); 0 = the
+ * time passed with nothing received (the conn stays usable); -1 = error.
+ * Interrupted system calls are resumed.
+ */
+int		 conn_await(struct conn *, int seconds);
 /* Bytes already received and buffered but not yet returned. */
 size_t		 conn_pending(const struct conn *);
 

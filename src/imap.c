@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth.h"
 #include "buf.h"
@@ -116,6 +117,7 @@ struct imap {
 	unsigned long	 expunge_every;	/* 0: at the end of a folder */
 	bool		 store_failed;
 	bool		 expunge_failed;
+	bool		 grew;		/* EXISTS grew since the listing */
 };
 
 static int	io_fail(struct imap *);
@@ -262,6 +264,8 @@ untagged(struct imap *ip, const struct imap_resp *r)
 		    listing_grow(ip, r->num) != 0))
 			return proto_fail(ip, buf_data(ip->line),
 			    buf_len(ip->line));
+		if (r->num > ip->exists)
+			ip->grew = true;
 		ip->exists = r->num;
 		return 0;
 	case IMAP_W_EXPUNGE:
@@ -726,6 +730,7 @@ list_folder(struct imap *ip, struct listing *l, unsigned long long *octets)
 	*octets = 0;
 	l->m = NULL;
 	l->n = 0;
+	ip->grew = false;
 	if (ip->exists == 0) {
 		l->m = xcalloc(1, sizeof(*l->m));
 		return 0;
@@ -1329,6 +1334,172 @@ poll_folders(struct imap *ip)
 	return 0;
 }
 
+/* ------------------------------------------------------------- idle */
+
+#define IMAP_IDLE_SECS	(28 * 60)	/* IDLE is renewed after this */
+#define IMAP_NOOP_WAIT	28		/* without IDLE: wait after NOOP */
+
+static time_t
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/*
+ * Read and handle one response while waiting for news (in IDLE, or
+ * after NOOP).  *news is set by EXISTS beyond what the folder held or a
+ * RECENT above 0; *tagged when the tagged reply to tag came (the
+ * server ended IDLE).  0, or -1 (status set).
+ */
+static int
+idle_line(struct imap *ip, unsigned tag, bool *news, bool *tagged)
+{
+	struct imap_resp	r;
+	struct imap_fetch	f;
+	uint64_t		before = ip->exists;
+
+	if (conn_getline(ip->c, ip->line, IMAP_LINE_MAX) != 1)
+		return io_fail(ip);
+	if (imap_parse_response(buf_data(ip->line), buf_len(ip->line), &r)
+	    != 0)
+		return proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
+	if (r.kind == IMAP_R_TAGGED) {
+		if (tag == 0 || !tag_is(&r, tag))
+			return proto_fail(ip, buf_data(ip->line),
+			    buf_len(ip->line));
+		*tagged = true;
+		return 0;
+	}
+	if (r.kind == IMAP_R_CONT)
+		return 0;		/* a repeated "+ idling" */
+	if (r.what == IMAP_W_FETCH)
+		return fetch_consume(ip, &r, &f);
+	if (r.what == IMAP_W_RECENT && r.num > 0)
+		*news = true;
+	if (untagged(ip, &r) != 0)
+		return -1;
+	if (r.what == IMAP_W_EXISTS && ip->exists > before)
+		*news = true;
+	return 0;
+}
+
+/*
+ * IDLE until the server reports new mail or IMAP_IDLE_SECS pass, then
+ * DONE and the tagged reply.  Without the IDLE capability: NOOP, and
+ * if that brought no news, up to IMAP_NOOP_WAIT seconds of waiting for
+ * unsolicited updates.  0 (re-poll the folder), or -1 (status set).
+ */
+static int
+idle_wait(struct imap *ip)
+{
+	struct imap_resp r;
+	time_t		 start;
+	long		 left;
+	unsigned	 tag;
+	bool		 news = false, tagged = false;
+	int		 k;
+
+	if (!ip->caps.idle) {
+		uint64_t before = ip->exists;
+
+		if (command(ip, &r, "NOOP") < 0)
+			return -1;
+		if (ip->exists > before)
+			return 0;
+		start = mono_now();
+		while (!news && (left = IMAP_NOOP_WAIT -
+		    (long)(mono_now() - start)) > 0) {
+			if ((k = conn_await(ip->c, (int)left)) < 0)
+				return io_fail(ip);
+			if (k == 0)
+				break;
+			if (idle_line(ip, 0, &news, &tagged) != 0)
+				return -1;
+		}
+		return 0;
+	}
+	if ((tag = send_cmd(ip, "IDLE")) == 0 || next_resp(ip, &r) != 0)
+		return -1;
+	if (r.kind == IMAP_R_TAGGED) {
+		/* refused (or a FETCH was pending): no IDLE this time */
+		if (!tag_is(&r, tag))
+			return proto_fail(ip, buf_data(ip->line),
+			    buf_len(ip->line));
+		if (r.cond != IMAP_C_OK) {
+			char *e = log_escape(r.text, r.textlen);
+
+			log_err(_("IMAP IDLE refused: %s"), e);
+			free(e);
+			ip->s->status = PS_PROTOCOL;
+			return -1;
+		}
+		return 0;
+	}
+	if (r.kind != IMAP_R_CONT) {
+		struct imap_fetch f;
+
+		if (fetch_consume(ip, &r, &f) != 0)
+			return -1;
+	}
+	start = mono_now();
+	while (!news && !tagged && (left = IMAP_IDLE_SECS -
+	    (long)(mono_now() - start)) > 0) {
+		if ((k = conn_await(ip->c, (int)left)) < 0)
+			return io_fail(ip);
+		if (k == 0)
+			break;
+		if (idle_line(ip, tag, &news, &tagged) != 0)
+			return -1;
+	}
+	if (tagged)
+		return 0;
+	if (conn_printf(ip->c, "DONE\r\n") != 0)
+		return io_fail(ip);
+	if (simple_reply(ip, tag, &r) != 0)
+		return -1;
+	return 0;
+}
+
+/* Poll the selected folder again (it is still selected). */
+static int
+repoll_folder(struct imap *ip)
+{
+	struct session		*s = ip->s;
+	struct listing		 l = { 0 };
+	unsigned long long	 octets;
+	int			 r = -1;
+
+	if (ip->exists == 0) {
+		ip->grew = false;
+		return 0;		/* nothing to see */
+	}
+	if (list_folder(ip, &l, &octets) == 0) {
+		s->uidvalidity = ip->uidvalidity;
+		if (s->ops->plan(s, l.m, l.n, octets) == 0 &&
+		    run_plan(ip, &l) == 0)
+			r = 0;
+	}
+	listing_free(&l);
+	return r;
+}
+
+/* idle: wait for news and fetch it, until the connection ends. */
+static int
+idle_loop(struct imap *ip)
+{
+	for (;;) {
+		if (ip->s->stop || ip->store_failed || ip->expunge_failed)
+			return 0;
+		/* mail that came while the poll ran is fetched at once */
+		if ((!ip->grew && idle_wait(ip) != 0) ||
+		    repoll_folder(ip) != 0)
+			return -1;
+	}
+}
+
 int
 imap_session(struct session *s, const struct pop3_tls *t)
 {
@@ -1343,7 +1514,12 @@ imap_session(struct session *s, const struct pop3_tls *t)
 	ip.junk = buf_create(IMAP_CHUNK);
 	ip.tail = buf_create(IMAP_CHUNK + 2);
 	if (login(&ip, t) == 0) {
-		if (poll_folders(&ip) == 0)
+		bool idle = s->q->o.idle == FLAG_TRUE && !s->check &&
+		    s->q->o.mailboxes.n <= 1;
+
+		if (idle && ip.caps.idle)
+			log_verbose("%s", _("will idle after poll"));
+		if (poll_folders(&ip) == 0 && (!idle || idle_loop(&ip) == 0))
 			r = 0;
 		if (r == 0 && (ip.store_failed || ip.expunge_failed)) {
 			log_err("%s", _("client/server synchronization error: "

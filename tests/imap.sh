@@ -23,6 +23,9 @@
 #      sent, as the reference), LOGINDISABLED with auth password
 #   J  differential: $FETCHMAIL and the reference on identical mailboxes
 #      and rcfiles: exit codes, stdout, stderr, deliveries, server state
+#   L  idle: a foreground daemon (-N -d 60) sits in IDLE after its poll;
+#      a message injected then is delivered within seconds, the server
+#      keeps nothing, IDLE is entered again; SIGTERM ends it cleanly
 set -u
 top=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 . "$top/tests/peers/lib.sh"
@@ -41,7 +44,7 @@ fi
 have_ref=0
 [ -x "$REF" ] && have_ref=1
 
-PLAN=53
+PLAN=58
 t_start=$(peers_now_ms)
 echo "1..$PLAN"
 . "$top/tests/tap.sh"
@@ -58,7 +61,7 @@ bail() {
 }
 
 # ---------------------------------------------------------------- servers
-USERS="a b c d e f g h i k lt"
+USERS="a b c d e f g h i k lt idl"
 for u in $USERS; do dovecot_add_user "$u" pw; done
 for x in ref fm; do
 	for n in $(seq 1 15); do
@@ -667,6 +670,43 @@ else
 	check "J: differential$jdesc: $n scenarios ran for both" eval '
 	    [ "$(ls "$W/J/ref" | wc -l)" = $n ] && [ "$(ls "$W/J/fm" | wc -l)" = $n ]'
 fi
+
+# ---------------------------------------------------------------- L idle
+L=$W/L
+write_rc L 127.0.0.1 idl "idle"
+inject idl INBOX s1 || bail "inject failed"
+mkdir -p "$L/home"
+# IDLE lines in the transcript (our tags are A + 4 digits, as the reference's)
+idles() { grep -c '^fetchmail: IMAP> A[0-9]* IDLE$' "$L/out" 2>/dev/null; }
+ngot() { find "$L/got" -type f | wc -l; }
+PEERS_FETCHMAIL_TIMEOUT=120 peers_fetchmail "$FM" "$L/home" "$L/rc" -N -d 60 -v \
+    >"$L/out" 2>"$L/err" &
+lpid=$!
+lwait() { peers_wait_until "$@"; }
+check "L: idle: the first poll delivers and then enters IDLE" eval '
+    lwait 20 eval "[ \$(ngot) -ge 1 ] && [ \$(idles) -ge 1 ]" ||
+    { WHY="delivered $(ngot), IDLE lines $(idles); out: $(tail -5 "$L/out")"; false; }'
+t_inj=$(peers_now_ms)
+inject idl INBOX s2 || bail "inject failed"
+check "L: idle: a message arriving during IDLE is delivered within 15 s" eval '
+    lwait 15 eval "[ \$(ngot) -ge 2 ]" &&
+    echo "# idle delivery after $(( $(peers_now_ms) - t_inj )) ms" && want_got L s1 s2 ||
+    { WHY="$WHY delivered $(ngot); out: $(tail -8 "$L/out")"; false; }'
+check "L: idle: DONE sent, the server keeps nothing, IDLE entered again" eval '
+    lwait 15 eval "[ \$(idles) -ge 2 ]" &&
+    grep -q "^fetchmail: IMAP> DONE$" "$L/out" && want_state idl INBOX "" ||
+    { WHY="$WHY IDLE lines $(idles); out: $(tail -8 "$L/out")"; false; }'
+lfm=$(cat "$L/home/fetchmail.pid" 2>/dev/null | head -1)
+[ -n "$lfm" ] && kill -TERM "$lfm" 2>/dev/null
+check "L: idle: SIGTERM in IDLE ends it at once" eval '
+    lwait 10 eval "! kill -0 $lpid 2>/dev/null" ||
+    { WHY="still running"; kill -KILL $lpid 2>/dev/null; false; }'
+wait $lpid 2>/dev/null
+check "L: idle: pid file removed, termination reported, no error" eval '
+    [ ! -e "$L/home/fetchmail.pid" ] &&
+    grep -q "terminated with signal 15" "$L/out" "$L/err" &&
+    ! grep -v "WARNING: Running as root" "$L/err" | grep -qv "terminated with signal" ||
+    { WHY="pid file: $(ls "$L/home"); err: $(head -5 "$L/err"); out: $(tail -3 "$L/out")"; false; }'
 
 t_end=$(peers_now_ms)
 echo "# fetchmail under test: $FM; servers up $((t_up - t_start)) ms, scenarios $((t_end - t_up)) ms"
