@@ -289,11 +289,6 @@ supported(const struct cfg_query *q)
 		    "skipping %s"), cfg_proto_name(o->proto), q->pollname);
 		return PS_PROTOCOL;
 	}
-	if (o->localnames.n != 1 || o->wildcard) {
-		log_err(_("multidrop mode is not supported in this build yet; "
-		    "skipping %s"), q->pollname);
-		return PS_SYNTAX;
-	}
 	if (o->mda != NULL && o->bsmtp == NULL &&
 	    sink_mda_quoted_expansion(o->mda)) {
 		log_err("%s", _("MDA option contains single-quoted %T "

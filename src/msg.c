@@ -37,12 +37,15 @@
 #include "conn.h"
 #include "i18n.h"
 #include "msg.h"
+#include "rcpt.h"
 #include "xmalloc.h"
 
 /* struct field.flags */
 #define F_DROP		0x01	/* not emitted */
 #define F_RECEIVED	0x02	/* a "Received:" field */
 #define F_DONE		0x04	/* rewritten and classified */
+#define F_NORCPT	0x08	/* not shown to rcpt either ("From " lines,
+				 * blank Status:) */
 
 /* A header field: text[off .. off+len), every line end included. */
 struct field {
@@ -364,7 +367,7 @@ field_classify(struct msg *m, size_t i)
 	if (n >= 9 && strncmp(t, "Received:", 9) == 0)	/* case matters */
 		f->flags |= F_RECEIVED;
 	if (field_is(t, n, "From ") || field_is(t, n, ">From "))
-		f->flags |= F_DROP;
+		f->flags |= F_DROP | F_NORCPT;
 	else if (field_is(t, n, "Return-Path:")) {
 		if (m->rp == NULL &&
 		    addr_extract(t + 12, n - 12, m->tmp, m->tmp2) == 1) {
@@ -374,8 +377,9 @@ field_classify(struct msg *m, size_t i)
 		}
 	} else if (field_is(t, n, "Status:") || field_is(t, n,
 	    "X-Mozilla-Status:")) {
-		if (m->o.dropstatus || value_blank(t, n, t[0] == 'S' ||
-		    t[0] == 's' ? 7 : 17))
+		if (value_blank(t, n, t[0] == 'S' || t[0] == 's' ? 7 : 17))
+			f->flags |= F_DROP | F_NORCPT;
+		else if (m->o.dropstatus)
 			f->flags |= F_DROP;
 	} else if (field_is(t, n, "Delivered-To:")) {
 		if (m->o.dropdelivered)
@@ -577,6 +581,25 @@ msg_write_fields(struct msg *m, msg_out_fn *out, void *arg)
 		if (emit_field(m, &m->f[i], out, arg) != 0)
 			return -1;
 	return 0;
+}
+
+struct rcpt_field *
+msg_rcpt_fields(const struct msg *m, size_t *np)
+{
+	struct rcpt_field	*v;
+	size_t			 i, n = 0;
+
+	v = xcalloc(m->nf + 1, sizeof(*v));
+	if (!m->info.headerless)
+		for (i = 0; i < m->nf; i++) {
+			if (m->f[i].flags & F_NORCPT)
+				continue;
+			v[n].text = buf_data(m->text) + m->f[i].off;
+			v[n].len = m->f[i].len;
+			n++;
+		}
+	*np = n;
+	return v;
 }
 
 /* Emit the lines of a kept field with the line ends they came with. */

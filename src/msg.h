@@ -18,6 +18,7 @@
 
 struct buf;
 struct msg;
+struct rcpt_field;
 
 /* A source of message lines.  next() puts the next line (or a piece of
  * an over-long line) into line, replacing its contents, without its line
@@ -111,6 +112,15 @@ int		 msg_write_header(struct msg *, const struct msg_received *,
 /* Emit only the processed header fields (no Received:, no warning, no
  * blank line), e.g. for a bounce.  0, or -1 if out returned -1. */
 int		 msg_write_fields(struct msg *, msg_out_fn *out, void *arg);
+/*
+ * The header fields as rcpt_find() wants them: every field in order,
+ * after the rewriting, including the ones msg_write_header() drops
+ * (Return-Path:, Delivered-To: with dropdelivered, Status: with
+ * dropstatus) but for "From " lines and blank Status: fields; none for
+ * a headerless message.  An array to free (*n entries) whose texts are
+ * borrowed from the msg until msg_reset().
+ */
+struct rcpt_field *msg_rcpt_fields(const struct msg *, size_t *n);
 /* Whether the header block ended at the end of the message (no body). */
 bool		 msg_header_only(const struct msg *);
 void		 msg_reset(struct msg *);
