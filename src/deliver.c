@@ -81,6 +81,17 @@ sync_uids(struct session *s)
 	uid_flush(s->arg);
 }
 
+/* pause(): a long wait for the server comes; nothing stays open. */
+static void
+pause_delivery(struct session *s)
+{
+	struct drv	*d = s->arg;
+
+	uid_flush(d);
+	sink_close(d->sink);
+	d->sink = NULL;
+}
+
 /* The sink's idle hook. */
 static void
 sink_idle(void *arg)
@@ -975,7 +986,7 @@ committed(struct session *s)
 }
 
 const struct session_ops driver_ops = {
-	plan, skipped, deliver, sync_uids, dele_ok, committed
+	plan, skipped, deliver, sync_uids, dele_ok, committed, pause_delivery
 };
 
 /* Header processing and sink settings for the query. */

@@ -1493,7 +1493,10 @@ idle_loop(struct imap *ip)
 	for (;;) {
 		if (ip->s->stop || ip->store_failed || ip->expunge_failed)
 			return 0;
-		/* mail that came while the poll ran is fetched at once */
+		/* mail that came while the poll ran is fetched at once;
+		 * before a wait the sink is let go */
+		if (!ip->grew && ip->s->ops->pause != NULL)
+			ip->s->ops->pause(ip->s);
 		if ((!ip->grew && idle_wait(ip) != 0) ||
 		    repoll_folder(ip) != 0)
 			return -1;

@@ -94,6 +94,11 @@ struct session_ops {
 	/* The server confirmed the end of the session (POP3 QUIT +OK):
 	 * the accepted deletions are committed. */
 	void		(*committed)(struct session *);
+	/* The session is about to wait a long time for the server (IMAP
+	 * IDLE): what was recorded goes to disk and the delivery sink is
+	 * closed (a listener would time out); the next delivery opens a
+	 * new one. */
+	void		(*pause)(struct session *);
 };
 
 struct session {
