@@ -1287,15 +1287,32 @@ listing_free(struct listing *l)
 	l->n = 0;
 }
 
+/* List the selected folder, let the driver plan and carry the plan
+ * out; 0, or -1 (status set). */
+static int
+list_and_run(struct imap *ip)
+{
+	struct session		*s = ip->s;
+	struct listing		 l = { 0 };
+	unsigned long long	 octets;
+	int			 r = -1;
+
+	if (list_folder(ip, &l, &octets) == 0) {
+		s->uidvalidity = ip->uidvalidity;
+		if (s->ops->plan(s, l.m, l.n, octets) == 0 &&
+		    run_plan(ip, &l) == 0)
+			r = 0;
+	}
+	listing_free(&l);
+	return r;
+}
+
 /* One folder: select, list, plan, fetch, expunge. */
 static int
 poll_folder(struct imap *ip, const char *name, bool named)
 {
 	struct session		*s = ip->s;
-	struct listing		 l = { 0 };
-	unsigned long long	 octets;
 	bool			 check = s->check;
-	int			 r = -1;
 
 	s->folder = named ? name : NULL;
 	if (select_folder(ip, name, check) != 0)
@@ -1306,14 +1323,7 @@ poll_folder(struct imap *ip, const char *name, bool named)
 		s->status = PS_LOCKBUSY;
 		return -1;
 	}
-	if (list_folder(ip, &l, &octets) == 0) {
-		s->uidvalidity = ip->uidvalidity;
-		if (s->ops->plan(s, l.m, l.n, octets) == 0 &&
-		    run_plan(ip, &l) == 0)
-			r = 0;
-	}
-	listing_free(&l);
-	return r;
+	return list_and_run(ip);
 }
 
 /* The folders of the query, one after the other. */
@@ -1467,23 +1477,11 @@ idle_wait(struct imap *ip)
 static int
 repoll_folder(struct imap *ip)
 {
-	struct session		*s = ip->s;
-	struct listing		 l = { 0 };
-	unsigned long long	 octets;
-	int			 r = -1;
-
 	if (ip->exists == 0) {
 		ip->grew = false;
 		return 0;		/* nothing to see */
 	}
-	if (list_folder(ip, &l, &octets) == 0) {
-		s->uidvalidity = ip->uidvalidity;
-		if (s->ops->plan(s, l.m, l.n, octets) == 0 &&
-		    run_plan(ip, &l) == 0)
-			r = 0;
-	}
-	listing_free(&l);
-	return r;
+	return list_and_run(ip);
 }
 
 /* idle: wait for news and fetch it, until the connection ends. */
