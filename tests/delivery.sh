@@ -316,7 +316,7 @@ MDA_ROWS=(
 	"mda-0|cat >/dev/null|small|del|-"
 	"mda-1|cat >/dev/null; exit 1|small|keep|MDA returned nonzero status 1"
 	"mda-75|cat >/dev/null; exit 75|small|keep|MDA returned nonzero status 75"
-	"mda-kill|kill -9 \$\$|small|keep|MDA died of signal 9"
+	"mda-kill|cat >/dev/null; kill -9 \$\$|small|keep|MDA died of signal 9"
 	"mda-kill-big|kill -9 \$\$|big|keep|error writing message text"
 	"mda-stopread|head -c 10 >/dev/null|big|keep|error writing message text"
 )
