@@ -48,12 +48,6 @@ PLAN=58
 t_start=$(peers_now_ms)
 echo "1..$PLAN"
 . "$top/tests/tap.sh"
-WHY=
-check() {
-	local d=$1; shift
-	WHY=
-	if "$@"; then ok "$d"; else notok "$d" "${WHY:-(no details)}"; fi
-}
 bail() {
 	echo "Bail out! $*"
 	peers_dump_logs 30
