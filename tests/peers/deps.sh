@@ -12,7 +12,7 @@
 set -u
 
 PEER_DEPS="dovecot-core dovecot-pop3d dovecot-imapd dovecot-lmtpd postfix
-openssl procmail maildrop fetchmail"
+openssl procmail maildrop fetchmail krb5-kdc krb5-admin-server krb5-user dovecot-gssapi"
 
 if [ "${1:-}" = --list ]; then
 	echo $PEER_DEPS	# one line

@@ -1,0 +1,3 @@
+/* etrn.c: being written */
+#include "config.h"
+extern int fm_placeholder_etrn;

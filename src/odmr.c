@@ -1,0 +1,3 @@
+/* odmr.c: being written */
+#include "config.h"
+extern int fm_placeholder_odmr;

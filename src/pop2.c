@@ -1,0 +1,3 @@
+/* pop2.c: being written */
+#include "config.h"
+extern int fm_placeholder_pop2;

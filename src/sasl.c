@@ -1,0 +1,3 @@
+/* sasl.c: being written */
+#include "config.h"
+extern int fm_placeholder_sasl;

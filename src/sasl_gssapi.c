@@ -1,0 +1,3 @@
+/* sasl_gssapi.c: being written */
+#include "config.h"
+extern int fm_placeholder_sasl_gssapi;

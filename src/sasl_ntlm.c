@@ -1,0 +1,3 @@
+/* sasl_ntlm.c: being written */
+#include "config.h"
+extern int fm_placeholder_sasl_ntlm;

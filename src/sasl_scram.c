@@ -1,0 +1,3 @@
+/* sasl_scram.c: being written */
+#include "config.h"
+extern int fm_placeholder_sasl_scram;
