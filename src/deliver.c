@@ -1002,7 +1002,7 @@ deliver_setup(struct drv *d)
 	mo->truename = d->truename;
 	mo->ipaddr = d->ipaddr;
 	mo->localhost = d->dopts->hostname;
-	mo->proto = d->s.imap ? "IMAP" : "POP3";
+	mo->proto = d->s.proto_name;
 	mo->pollname = d->s.pollname;
 	mo->remote = o->remote;
 	mo->user = d->dopts->user;

@@ -18,7 +18,10 @@
 #include "conn.h"
 #include "driver_priv.h"
 #include "i18n.h"
+#include "etrn.h"
 #include "imap.h"
+#include "odmr.h"
+#include "pop2.h"
 #include "log.h"
 #include "pop3.h"
 #include "tls.h"
@@ -71,6 +74,19 @@ status_name(int st)
 	    "LOCKBUSY", "SMTP", "DNS", "BSMTP", "MAXFETCH" };
 
 	return st >= 0 && st <= PS_MAXFETCH ? names[st] : NULL;
+}
+
+/* The protocol's name in messages and transcripts. */
+static const char *
+proto_label(int proto)
+{
+	switch (proto) {
+	case P_IMAP:	return "IMAP";
+	case P_POP2:	return "POP2";
+	case P_ETRN:	return "ETRN";
+	case P_ODMR:	return "ODMR";
+	default:	return "POP3";
+	}
 }
 
 /* Run a pre/post-connect command; 0, or the status it earns. */
@@ -184,14 +200,47 @@ attempt(void *arg, const char *addr, const char *port, const char *why)
 	a->last = xstrdup(why);
 }
 
+/* The port a protocol uses when no `service` is given. */
+static const char *
+default_port(int proto, bool ssl)
+{
+	switch (proto) {
+	case P_IMAP:	return ssl ? "imaps" : "imap";
+	case P_POP2:	return "109";
+	case P_ETRN:	return "smtp";
+	case P_ODMR:	return "366";
+	default:	return ssl ? "995" : "110";
+	}
+}
+
+/* The dialogue of the query's protocol on d->s.conn; its result as
+ * pop3_session() gives it. */
+static int
+run_protocol(struct drv *d, const struct pop3_tls *pt)
+{
+	switch (d->s.q->o.proto) {
+	case P_IMAP:
+		return imap_session(&d->s, pt);
+	case P_POP2:
+		return pop2_session(&d->s, pt);
+	case P_ETRN:
+		d->s.status = etrn_session(&d->s, d->dopts->hostname);
+		return 0;
+	case P_ODMR:
+		d->s.status = odmr_session(&d->s, d->dopts->hostname);
+		return 0;
+	default:
+		return pop3_session(&d->s, pt);
+	}
+}
+
 /* Open the connection (TCP or plugin) and implicit TLS. */
 static int
 connect_server(struct drv *d, const struct tls_opts *to, bool ssl)
 {
 	const struct cfg_opts *o = &d->s.q->o;
-	bool		 imap = d->s.imap;
-	const char	*port = o->service ? o->service : imap ?
-			    (ssl ? "imaps" : "imap") : ssl ? "995" : "110";
+	const char	*port = o->service ? o->service :
+			    default_port(o->proto, ssl);
 	char		*cause = NULL, *cmd;
 
 	if (strcmp(port, "kpop") == 0)
@@ -221,14 +270,14 @@ connect_server(struct drv *d, const struct tls_opts *to, bool ssl)
 	if (d->s.conn == NULL) {
 		log_progress_end();
 		log_err_plain(_("%s connection to %s failed: %s"),
-		    imap ? "IMAP" : "POP3", d->s.pollname,
+		    d->s.proto_name, d->s.pollname,
 		    cause ? cause : "?");
 		free(cause);
 		return PS_SOCKET;
 	}
 	if (d->dopts->verbose >= 1)
-		conn_set_trace(d->s.conn, session_trace, imap ? "IMAP" :
-		    "POP3");
+		conn_set_trace(d->s.conn, session_trace,
+		    (void *)d->s.proto_name);
 	if (ssl && conn_starttls(d->s.conn, to, &cause) != 0) {
 		log_err_lines(cause ? cause : "?");
 		free(cause);
@@ -275,15 +324,26 @@ tls_setup(const struct drv *d, struct tls_opts *to, struct pop3_tls *pt)
 		pt->mode = 1;
 }
 
+/* ETRN and ODMR only ask a relay to send; nothing is fetched. */
+static bool
+relay_trigger(int proto)
+{
+	return proto == P_ETRN || proto == P_ODMR;
+}
+
 /* Whether this build can poll the query; else its status. */
 static int
-supported(const struct cfg_query *q)
+supported(const struct cfg_query *q, bool check)
 {
 	const struct cfg_opts *o = &q->o;
 
 	switch (o->proto) {
 	case P_AUTO: case P_POP3: case P_APOP: case P_SDPS: case P_IMAP:
+	case P_POP2:
 		break;
+	case P_ETRN: case P_ODMR:
+		return etrn_refuse(q, check, o->proto == P_ETRN ? "ETRN" :
+		    "ODMR");
 	default:
 		log_err(_("protocol %s is not supported in this build yet; "
 		    "skipping %s"), cfg_proto_name(o->proto), q->pollname);
@@ -332,13 +392,12 @@ one_session(struct drv *d, const struct tls_opts *to,
 		d->s.conn = NULL;
 		return st;
 	}
-	if ((d->s.imap ? imap_session(&d->s, pt) : pop3_session(&d->s, pt))
-	    != 0 && d->s.status == 0)
+	if (run_protocol(d, pt) != 0 && d->s.status == 0)
 		d->s.status = PS_PROTOCOL;
 	conn_free(d->s.conn);
 	d->s.conn = NULL;
 	login_failure(d);
-	if (d->s.status != 0)
+	if (d->s.status != 0 || relay_trigger(d->s.q->o.proto))
 		return d->s.status;
 	if (d->limit_hit) {
 		unsigned long left = d->count - (d->s.fetched - before);
@@ -415,16 +474,19 @@ poll_query(const struct cfg *c, const struct cfg_query *q,
 	d.s.password = q->o.password;
 	d.s.verbose = dopts->verbose;
 	d.s.imap = q->o.proto == P_IMAP;
+	d.s.proto_name = proto_label(q->o.proto);
 	d.s.check = dopts->check;
 	strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y", localtime(&now));
 	log_verbose(_("%s querying %s (protocol %s) at %s: poll started"),
-	    FETCHMAIL_COMPAT_VERSION, q->pollname, d.s.imap ? "IMAP" : "POP3",
+	    FETCHMAIL_COMPAT_VERSION, q->pollname, d.s.proto_name,
 	    when);
-	if ((st = supported(q)) == 0 &&
+	if ((st = supported(q, dopts->check)) == 0 &&
 	    (st = run_hook(q->o.preconnect, "pre")) == 0 &&
 	    (st = canonical_name(&d)) == 0) {
 		d.s.truename = d.truename;
-		d.acct = uid_account_add(uids, q->o.remote, d.s.host, NULL);
+		if (!relay_trigger(q->o.proto) && q->o.proto != P_POP2)
+			d.acct = uid_account_add(uids, q->o.remote, d.s.host,
+			    NULL);
 		st = poll_session(&d);
 		uid_after_poll(&d, st);
 		deliver_finish(&d);
@@ -434,7 +496,7 @@ poll_query(const struct cfg *c, const struct cfg_query *q,
 	now = time(NULL);
 	strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y", localtime(&now));
 	log_verbose(_("%s querying %s (protocol %s) at %s: poll completed"),
-	    FETCHMAIL_COMPAT_VERSION, q->pollname, d.s.imap ? "IMAP" : "POP3",
+	    FETCHMAIL_COMPAT_VERSION, q->pollname, d.s.proto_name,
 	    when);
 	if (st != PS_SUCCESS && (st != PS_NOMAIL || dopts->verbose >= 2)) {
 		if (status_name(st) != NULL)

@@ -119,6 +119,9 @@ struct session {
 	/* IMAP: set by the driver, the summary has no octets and names
 	 * the folder, progress shows header and body octets */
 	bool			 imap;
+	/* "POP3", "IMAP", "POP2", "ETRN", "ODMR": transcript prefix,
+	 * messages, the Received header's "with" */
+	const char		*proto_name;
 	bool			 check;		/* -c: change nothing */
 	/* IMAP, set by the protocol before plan(): the folder polled
 	 * (NULL: the default one, not named in messages) and its
