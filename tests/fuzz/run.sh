@@ -3,11 +3,12 @@
 # seeded with the golden rcfiles, the .netrc reader and the POP3 reply
 # parsers, the UID store, the message header processing, the multidrop
 # address and recipient parsing and the IMAP response parsers seeded with
-# a few samples.  FUZZ_SECONDS sets each budget (default 30).
+# a few samples, and the SASL mechanisms' challenge parsers.  FUZZ_SECONDS
+# sets each budget (default 30).
 set -u
 top=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 build=${top_builddir:-.}
-echo "1..7"
+echo "1..8"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 
@@ -60,3 +61,8 @@ mkdir "$work/rcpt"
 printf '\000Received: from a by mx.example.org with SMTP\n\tfor <@r:bob@mx.example.org>; x\nTo: team: a@mx.example.org, "q, x" <b@b>;\nCc: (c (d)) <c@example.org> e@a\n' >"$work/rcpt/1"
 printf '\022X-Original-To: pre-j@x.example, <a\nResent-To: "unbalanced\nDelivered-To: alice@b\n' >"$work/rcpt/2"
 fuzz fuzz_rcpt "$work/rcpt"
+mkdir "$work/sasl"
+printf '\003\041\000r=fuzzXYZ,s=QSXCR+Q6sek8bf92,i=16\036\000v=rmF9pqV8S7suAoZWja4dJRkFsKQ=' >"$work/sasl/1"
+printf '\005\023\000otp-md5 99 TeSt ext' >"$work/sasl/2"
+printf '\012\020\000{"status":"401"}' >"$work/sasl/3"
+fuzz fuzz_sasl "$work/sasl"
