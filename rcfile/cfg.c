@@ -34,6 +34,7 @@ const struct cfg_field cfg_fields[] = {
 	F(plugout, FT_STR, true),	F(principal, FT_STR, true),
 	F(esmtpname, FT_STR, true),	F(esmtppassword, FT_STR, true),
 	F(remote, FT_STR, false),	F(password, FT_STR, false),
+	F(passwordfile, FT_PATH, false), F(passwordcommand, FT_STR, false),
 	F(fetchall, FT_FLAG, false),	F(keep, FT_FLAG, false),
 	F(flush, FT_FLAG, false),	F(limitflush, FT_FLAG, false),
 	F(rewrite, FT_FLAG, false),	F(stripcr, FT_FLAG, false),
@@ -57,16 +58,21 @@ const struct cfg_field cfg_fields[] = {
 };
 const size_t cfg_nfields = sizeof(cfg_fields) / sizeof(cfg_fields[0]);
 
-/* configdump names; POP2 is not built in, and the reference names a
- * protocol it lacks "unknown?!?". */
+/* configdump names; the reference names a protocol it lacks (POP2 unless
+ * configured with --enable-pop2) "unknown?!?". */
 static const char *const proto_names[] = {
-	NULL, "auto", "unknown?!?", "POP3", "APOP", "RPOP", "KPOP", "SDPS", "IMAP",
-	"ETRN", "ODMR"
+#ifdef POP2_ENABLE
+	NULL, "auto", "POP2", "POP3",
+#else
+	NULL, "auto", "unknown?!?", "POP3",
+#endif
+	"APOP", "RPOP", "KPOP", "SDPS", "IMAP", "ETRN", "ODMR"
 };
 
 static const char *const auth_names[] = {
 	NULL, "any", "password", "ntlm", "cram-md5", "gssapi", "kerberos_v4",
-	"kerberos_v5", "ssh", "otp", "msn", "external"
+	"kerberos_v5", "ssh", "otp", "msn", "external", "scram-sha-1",
+	"scram-sha-256", "oauthbearer", "xoauth2"
 };
 
 /* Name of a protocol as configdump prints it. */
@@ -82,7 +88,7 @@ cfg_proto_name(int p)
 const char *
 cfg_auth_name(int a)
 {
-	if (a <= A_UNSET || a > A_EXTERNAL)
+	if (a <= A_UNSET || a > A_XOAUTH2)
 		return "any";
 	return auth_names[a];
 }
@@ -127,6 +133,8 @@ cfg_auth_parse(const char *s, bool cmdline)
 		{ "ntlm", A_NTLM }, { "cram", A_CRAM_MD5 },
 		{ "cram-md5", A_CRAM_MD5 }, { "gssapi", A_GSSAPI },
 		{ "any", A_ANY }, { "msn", A_MSN },
+		{ "scram-sha-1", A_SCRAM_SHA1 }, { "scram-sha-256", A_SCRAM_SHA256 },
+		{ "oauthbearer", A_OAUTHBEARER }, { "xoauth2", A_XOAUTH2 },
 	};
 	size_t	i;
 

@@ -42,7 +42,9 @@ enum cfg_proto {
 
 enum cfg_auth {
 	A_UNSET = 0, A_ANY, A_PASSWORD, A_NTLM, A_CRAM_MD5, A_GSSAPI,
-	A_KERBEROS_V4, A_KERBEROS_V5, A_SSH, A_OTP, A_MSN, A_EXTERNAL
+	A_KERBEROS_V4, A_KERBEROS_V5, A_SSH, A_OTP, A_MSN, A_EXTERNAL,
+	/* not in 6.4.37 (SCRAM ours; the OAuth pair as in fetchmail 6.5) */
+	A_SCRAM_SHA1, A_SCRAM_SHA256, A_OAUTHBEARER, A_XOAUTH2
 };
 
 /* The options of one query: server part first, then user part. */
@@ -65,6 +67,9 @@ struct cfg_opts {
 	/* user */
 	char		*remote;
 	char		*password;
+	/* where a fresh password (an OAuth token) comes from at each poll:
+	 * a file's first line, or a command's first output line */
+	char		*passwordfile, *passwordcommand;
 	struct cfg_list	 localnames;
 	bool		 wildcard;
 	int		 fetchall, keep, flush, limitflush, rewrite, stripcr;

@@ -8,9 +8,21 @@
 #include <sys/types.h>
 #include "cfg.h"
 
-/* The features configdump announces: those of the reference build, so
- * that fetchmailconf offers the same choices. */
-#define CFG_FEATURES "'pop3','imap','gssapi','sdps','etrn','odmr','ssl',"
+/* The features configdump announces, in the reference's words: what this
+ * build has (the default build announces what 6.4.37's Debian build does,
+ * so fetchmailconf offers the same choices). */
+#ifdef POP2_ENABLE
+#define CFG_FEATURES_POP2 "'pop2',"
+#else
+#define CFG_FEATURES_POP2 ""
+#endif
+#ifdef HAVE_GSSAPI
+#define CFG_FEATURES_GSS "'gssapi',"
+#else
+#define CFG_FEATURES_GSS ""
+#endif
+#define CFG_FEATURES CFG_FEATURES_POP2 "'pop3','imap'," CFG_FEATURES_GSS \
+	"'sdps','etrn','odmr','ssl',"
 
 /* Facts about the invoking user and this host that defaults depend on. */
 struct cfg_env {

@@ -44,6 +44,7 @@ void	rc_yyerror(struct rc_parser *, const char *);
 %token INTERVAL AUTHENTICATE TIMEOUT ENVELOPE QVIRTUAL PRINCIPAL ESMTPNAME
 %token ESMTPPASSWORD INTERFACE MONITOR PLUGIN PLUGOUT TRACEPOLLS BADHEADER
 %token DNS UIDL CHECKALIAS USERNAME PASSWORD IS HERE THERE FOLDER SMTPHOST
+%token PASSWORDFILE PASSWORDCOMMAND
 %token FETCHDOMAINS SMTPADDRESS SMTPNAME ANTISPAM MDA BSMTP LMTP PRECONNECT
 %token POSTCONNECT LIMIT WARNINGS FETCHLIMIT FETCHSIZELIMIT FASTUIDL
 %token BATCHLIMIT EXPUNGE SSL SSLKEY SSLCERT SSLPROTO SSLCERTCK SSLCERTFILE
@@ -198,6 +199,8 @@ user_opt	: IS mapping_list
 		| IS mapping_list HERE
 		| IS STRING THERE		{ rc_set_str(&U(P)->remote, $2); }
 		| PASSWORD STRING		{ rc_set_str(&U(P)->password, $2); }
+		| PASSWORDFILE STRING		{ rc_set_str(&U(P)->passwordfile, $2); }
+		| PASSWORDCOMMAND STRING	{ rc_set_str(&U(P)->passwordcommand, $2); }
 		| FOLDER names			{ cfg_list_append(&U(P)->mailboxes, $2); cfg_list_clear($2); free($2); }
 		| SMTPHOST names		{ cfg_list_append(&U(P)->smtphunt, $2); cfg_list_clear($2); free($2); }
 		| FETCHDOMAINS names		{ cfg_list_append(&U(P)->fetchdomains, $2); cfg_list_clear($2); free($2); }

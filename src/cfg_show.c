@@ -27,6 +27,20 @@
 #include "i18n.h"
 #include "xmalloc.h"
 
+/* The -V feature string: the reference's words for what is built. */
+#ifdef POP2_ENABLE
+#define FEATURES_POP2	"+POP2"
+#else
+#define FEATURES_POP2	""
+#endif
+#ifdef HAVE_GSSAPI
+#define FEATURES_GSS	"+GSS"
+#define FEATURES_KRB5	"+KRB5"
+#else
+#define FEATURES_GSS	""
+#define FEATURES_KRB5	""
+#endif
+
 /* Trust store the reference names when none is configured; the
  * SSL_CERT_FILE / SSL_CERT_DIR environment variables override them. */
 #ifndef FM_DEFAULT_CAFILE
@@ -131,7 +145,8 @@ cfg_show_banner(FILE *f)
 {
 	/* TRANSLATORS: do not translate: Webmin matches this line */
 	fprintf(f, _("This is fetchmail release %s"), PACKAGE_VERSION);
-	fputs("+SSL-SSLv2-SSLv3+NLS.\n", f);
+	fputs(FEATURES_POP2 FEATURES_GSS "+NTLM+SDPS+SSL-SSLv2-SSLv3+NLS"
+	    FEATURES_KRB5 ".\n", f);
 	show_ssl_versions(f);
 	fputc('\n', f);
 	fputs(_("This program is a clean-room implementation compatible with "
@@ -457,6 +472,10 @@ show_auth(struct show *s, const struct cfg_opts *o)
 	case A_KERBEROS_V4: m = _("  Kerberos V4 authentication will be forced.\n"); break;
 	case A_KERBEROS_V5: m = _("  Kerberos V5 authentication will be forced.\n"); break;
 	case A_SSH: m = _("  End-to-end encryption assumed.\n"); break;
+	case A_SCRAM_SHA1: m = _("  SCRAM-SHA-1 authentication will be forced.\n"); break;
+	case A_SCRAM_SHA256: m = _("  SCRAM-SHA-256 authentication will be forced.\n"); break;
+	case A_OAUTHBEARER: m = _("  OAUTHBEARER authentication will be forced.\n"); break;
+	case A_XOAUTH2: m = _("  XOAUTH2 authentication will be forced.\n"); break;
 	default: break;
 	}
 	if (m != NULL)

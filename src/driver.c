@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netdb.h>
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -82,11 +84,70 @@ proto_label(int proto)
 {
 	switch (proto) {
 	case P_IMAP:	return "IMAP";
+#ifdef POP2_ENABLE
 	case P_POP2:	return "POP2";
+#else
+	case P_POP2:	return "unknown?!?";
+#endif
 	case P_ETRN:	return "ETRN";
 	case P_ODMR:	return "ODMR";
 	default:	return "POP3";
 	}
+}
+
+/* The first line of what F yields (no line end), or NULL. */
+static char *
+first_line(FILE *f)
+{
+	char	*line = NULL;
+	size_t	 cap = 0;
+	ssize_t	 n = getline(&line, &cap, f);
+
+	if (n <= 0) {
+		free(line);
+		return NULL;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	return line;
+}
+
+/* A password (an OAuth access token) read afresh for this poll from
+ * `passwordfile` or `passwordcommand`: 0, or PS_AUTHFAIL (logged). */
+static int
+fresh_password(struct drv *d)
+{
+	const struct cfg_opts *o = &d->s.q->o;
+	FILE	*f;
+	int	 ws = 0;
+
+	if (o->passwordfile == NULL && o->passwordcommand == NULL)
+		return 0;
+	if (o->passwordfile != NULL)
+		f = fopen(o->passwordfile, "r");
+	else {
+		fflush(stdout);
+		f = popen(o->passwordcommand, "r");
+	}
+	if (f == NULL) {
+		log_err(_("cannot read the password for %s@%s from %s: %s"),
+		    o->remote, d->s.pollname, o->passwordfile ?
+		    o->passwordfile : o->passwordcommand, strerror(errno));
+		return PS_AUTHFAIL;
+	}
+	d->fresh_pw = first_line(f);
+	if (o->passwordfile != NULL)
+		fclose(f);
+	else
+		ws = pclose(f);
+	if (d->fresh_pw == NULL || *d->fresh_pw == '\0' || ws != 0) {
+		log_err(_("no password for %s@%s from %s"), o->remote,
+		    d->s.pollname, o->passwordfile ? o->passwordfile :
+		    o->passwordcommand);
+		return PS_AUTHFAIL;
+	}
+	d->s.password = d->fresh_pw;
+	return 0;
 }
 
 /* Run a pre/post-connect command; 0, or the status it earns. */
@@ -218,7 +279,7 @@ default_port(int proto, bool ssl)
 static int
 run_protocol(struct drv *d, const struct pop3_tls *pt)
 {
-	switch (d->s.q->o.proto) {
+	switch (d->proto) {
 	case P_IMAP:
 		return imap_session(&d->s, pt);
 	case P_POP2:
@@ -240,7 +301,7 @@ connect_server(struct drv *d, const struct tls_opts *to, bool ssl)
 {
 	const struct cfg_opts *o = &d->s.q->o;
 	const char	*port = o->service ? o->service :
-			    default_port(o->proto, ssl);
+			    default_port(d->proto, ssl);
 	char		*cause = NULL, *cmd;
 
 	if (strcmp(port, "kpop") == 0)
@@ -339,8 +400,14 @@ supported(const struct cfg_query *q, bool check)
 
 	switch (o->proto) {
 	case P_AUTO: case P_POP3: case P_APOP: case P_SDPS: case P_IMAP:
-	case P_POP2:
 		break;
+	case P_POP2:
+#ifndef POP2_ENABLE
+		log_err("%s", _("POP2 support is not configured."));
+		return PS_PROTOCOL;
+#else
+		break;
+#endif
 	case P_ETRN: case P_ODMR:
 		return etrn_refuse(q, check, o->proto == P_ETRN ? "ETRN" :
 		    "ODMR");
@@ -397,7 +464,7 @@ one_session(struct drv *d, const struct tls_opts *to,
 	conn_free(d->s.conn);
 	d->s.conn = NULL;
 	login_failure(d);
-	if (d->s.status != 0 || relay_trigger(d->s.q->o.proto))
+	if (d->s.status != 0 || relay_trigger(d->proto))
 		return d->s.status;
 	if (d->limit_hit) {
 		unsigned long left = d->count - (d->s.fetched - before);
@@ -452,6 +519,70 @@ uid_after_poll(struct drv *d, int st)
 	free(refs);
 }
 
+/* The poll of the query with protocol PROTO; its status. */
+static int
+poll_as(struct drv *d, int proto)
+{
+	int	st;
+
+	d->proto = proto;
+	d->s.imap = proto == P_IMAP;
+	d->s.proto_name = proto_label(proto);
+	d->acct = NULL;
+	if (!relay_trigger(proto) && proto != P_POP2)
+		d->acct = uid_account_add(d->uids, d->s.q->o.remote, d->s.host,
+		    NULL);
+	st = poll_session(d);
+	uid_after_poll(d, st);
+	deliver_finish(d);
+	return st;
+}
+
+/* Forget what a failed attempt of `proto auto` left behind. */
+static void
+reset_attempt(struct drv *d)
+{
+	d->s.status = 0;
+	d->s.stop = false;
+	d->s.folder = NULL;
+	d->s.uidvalidity = 0;
+	d->count = d->limit = d->since_sink = 0;
+	d->limit_expunge = d->limit_hit = d->uid_unsynced = false;
+}
+
+/* `proto auto`: IMAP, then POP3 when the server did not speak IMAP (a
+ * protocol error before anything was fetched).  A connection that
+ * fails ends the poll, as with the reference. */
+static int
+poll_auto(struct drv *d)
+{
+	static const int order[] = { P_IMAP, P_POP3 };
+	char	when[64];
+	time_t	now;
+	size_t	i;
+	int	st = PS_PROTOCOL;
+
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		now = time(NULL);
+		strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y",
+		    localtime(&now));
+		log_verbose(_("%s querying %s (protocol %s) at %s: poll started"),
+		    FETCHMAIL_COMPAT_VERSION, d->s.pollname,
+		    proto_label(order[i]), when);
+		st = poll_as(d, order[i]);
+		now = time(NULL);
+		strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y",
+		    localtime(&now));
+		log_verbose(_("%s querying %s (protocol %s) at %s: poll "
+		    "completed"), FETCHMAIL_COMPAT_VERSION, d->s.pollname,
+		    proto_label(order[i]), when);
+		if (st != PS_PROTOCOL || d->s.fetched > 0)
+			break;
+		reset_attempt(d);
+	}
+	return st;
+}
+
 /* Poll one query; returns its status. */
 static int
 poll_query(const struct cfg *c, const struct cfg_query *q,
@@ -473,8 +604,8 @@ poll_query(const struct cfg *c, const struct cfg_query *q,
 	d.s.host = q->o.via ? q->o.via : q->pollname;
 	d.s.password = q->o.password;
 	d.s.verbose = dopts->verbose;
-	d.s.imap = q->o.proto == P_IMAP;
-	d.s.proto_name = proto_label(q->o.proto);
+	d.s.proto_name = q->o.proto == P_AUTO ? "auto" :
+	    proto_label(q->o.proto);
 	d.s.check = dopts->check;
 	strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y", localtime(&now));
 	log_verbose(_("%s querying %s (protocol %s) at %s: poll started"),
@@ -482,14 +613,13 @@ poll_query(const struct cfg *c, const struct cfg_query *q,
 	    when);
 	if ((st = supported(q, dopts->check)) == 0 &&
 	    (st = run_hook(q->o.preconnect, "pre")) == 0 &&
+	    (st = fresh_password(&d)) == 0 &&
 	    (st = canonical_name(&d)) == 0) {
 		d.s.truename = d.truename;
-		if (!relay_trigger(q->o.proto) && q->o.proto != P_POP2)
-			d.acct = uid_account_add(uids, q->o.remote, d.s.host,
-			    NULL);
-		st = poll_session(&d);
-		uid_after_poll(&d, st);
-		deliver_finish(&d);
+		st = q->o.proto == P_AUTO ? poll_auto(&d) :
+		    poll_as(&d, q->o.proto);
+		d.s.proto_name = q->o.proto == P_AUTO ? "auto" :
+		    proto_label(q->o.proto);
 		if (run_hook(q->o.postconnect, "post") != 0 && st <= PS_NOMAIL)
 			st = PS_SYNTAX;
 	}
@@ -506,6 +636,9 @@ poll_query(const struct cfg *c, const struct cfg_query *q,
 	}
 	free(d.truename);
 	free(d.ipaddr);
+	if (d.fresh_pw != NULL)
+		xexplicit_bzero(d.fresh_pw, strlen(d.fresh_pw));
+	free(d.fresh_pw);
 	return st;
 }
 

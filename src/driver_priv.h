@@ -25,6 +25,9 @@ struct drv {
 	struct uid_account	*acct;
 	char			*ipaddr;	/* server address, dns on */
 	char			*truename;
+	char			*fresh_pw;	/* passwordfile/command */
+	int			 proto;		/* the protocol spoken (`auto`
+						 * tries IMAP, then POP3) */
 	/* the listing, kept for the UID bookkeeping after the poll */
 	char			**present;
 	size_t			*presentlen;

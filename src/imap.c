@@ -28,12 +28,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "auth.h"
 #include "buf.h"
 #include "conn.h"
 #include "i18n.h"
 #include "imap.h"
 #include "imap_parse.h"
+#include "imap_priv.h"
 #include "log.h"
 #include "pop3.h"
 #include "session.h"
@@ -80,52 +80,6 @@ struct listing {
 	size_t		 n;
 };
 
-struct imap {
-	struct session	*s;
-	struct conn	*c;
-	struct buf	*line;
-	struct buf	*cmd;		/* command being built */
-	struct buf	*junk;		/* literal bytes skipped */
-	struct imap_caps caps;
-	bool		 caps_fresh;	/* caps updated since reset */
-	bool		 preauth;
-	bool		 logout;	/* BYE is expected */
-	bool		 lazy;		/* the plan runs: reading does not
-					 * flush (run_plan decides) */
-	unsigned	 tag;		/* last tag used */
-	/* the selected folder */
-	uint64_t	 exists;
-	uint32_t	 uidvalidity;
-	bool		 readonly;
-	struct lent	*lst;		/* while listing, else NULL */
-	size_t		 nlst;
-	/* the pipeline */
-	struct pending	*fifo;
-	size_t		 head, count, cap;
-	size_t		 fetches;	/* IC_FETCH among them */
-	size_t		 cmds;		/* commands among them */
-	unsigned long	 seq_pushed, seq_sent;
-	size_t		 unsent_fetches;
-	/* the literal being streamed */
-	uint64_t	 lit_left;
-	struct buf	*tail;		/* its last bytes */
-	size_t		 tail_off;
-	bool		 body_err;
-	/* UIDs flagged \Deleted since the last EXPUNGE was queued */
-	uint32_t	*qdel;
-	size_t		 nqdel, qdelcap;
-	unsigned long	 expunge_every;	/* 0: at the end of a folder */
-	bool		 store_failed;
-	bool		 expunge_failed;
-	bool		 grew;		/* EXISTS grew since the listing */
-};
-
-static int	io_fail(struct imap *);
-static int	proto_fail(struct imap *, const char *, size_t);
-static unsigned	send_cmd(struct imap *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-static int	next_resp(struct imap *, struct imap_resp *);
-static int	simple_reply(struct imap *, unsigned, struct imap_resp *);
 static int	skip_bytes(struct imap *, uint64_t);
 static int	fetch_consume(struct imap *, struct imap_resp *,
 		    struct imap_fetch *);
@@ -135,8 +89,8 @@ static int	run_queue(struct imap *, struct listing *);
 /* ------------------------------------------------------------ basics */
 
 /* Report a connection failure and set the socket status. */
-static int
-io_fail(struct imap *ip)
+int
+imap_io_fail(struct imap *ip)
 {
 	struct session *s = ip->s;
 
@@ -149,8 +103,8 @@ io_fail(struct imap *ip)
 }
 
 /* Report a response this client cannot take; protocol status. */
-static int
-proto_fail(struct imap *ip, const char *p, size_t len)
+int
+imap_proto_fail(struct imap *ip, const char *p, size_t len)
 {
 	char *e = log_escape(p, len);
 
@@ -162,8 +116,8 @@ proto_fail(struct imap *ip, const char *p, size_t len)
 
 /* Queue a tagged command (CRLF added); returns its tag, 0 on error.
  * The command text is wiped after use (it may hold a password). */
-static unsigned
-send_cmd(struct imap *ip, const char *fmt, ...)
+unsigned
+imap_send_cmd(struct imap *ip, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*t;
@@ -177,15 +131,15 @@ send_cmd(struct imap *ip, const char *fmt, ...)
 	xexplicit_bzero(t, strlen(t));
 	free(t);
 	if (r != 0) {
-		io_fail(ip);
+		imap_io_fail(ip);
 		return 0;
 	}
 	return ip->tag;
 }
 
 /* Whether a tagged response carries tag. */
-static bool
-tag_is(const struct imap_resp *r, unsigned tag)
+bool
+imap_tag_is(const struct imap_resp *r, unsigned tag)
 {
 	char t[16];
 
@@ -202,7 +156,7 @@ skip_bytes(struct imap *ip, uint64_t n)
 
 		buf_reset(ip->junk);
 		if (conn_read(ip->c, ip->junk, k) != 0)
-			return io_fail(ip);
+			return imap_io_fail(ip);
 		n -= k;
 	}
 	return 0;
@@ -213,7 +167,7 @@ static int
 cont_line(struct imap *ip)
 {
 	if (conn_getline(ip->c, ip->line, IMAP_LINE_MAX) != 1)
-		return io_fail(ip);
+		return imap_io_fail(ip);
 	return 0;
 }
 
@@ -230,7 +184,7 @@ skip_literals(struct imap *ip, uint64_t n)
 		k = imap_line_literal(buf_data(ip->line), buf_len(ip->line),
 		    &n);
 		if (k < 0)
-			return proto_fail(ip, buf_data(ip->line),
+			return imap_proto_fail(ip, buf_data(ip->line),
 			    buf_len(ip->line));
 		if (k == 0)
 			return 0;
@@ -253,8 +207,8 @@ listing_grow(struct imap *ip, uint64_t n)
 }
 
 /* Untagged data that needs no caller; 0, or -1 (status set). */
-static int
-untagged(struct imap *ip, const struct imap_resp *r)
+int
+imap_untagged(struct imap *ip, const struct imap_resp *r)
 {
 	uint64_t v;
 
@@ -262,7 +216,7 @@ untagged(struct imap *ip, const struct imap_resp *r)
 	case IMAP_W_EXISTS:
 		if (r->num > IMAP_MSGS_MAX || (ip->lst != NULL &&
 		    listing_grow(ip, r->num) != 0))
-			return proto_fail(ip, buf_data(ip->line),
+			return imap_proto_fail(ip, buf_data(ip->line),
 			    buf_len(ip->line));
 		if (r->num > ip->exists)
 			ip->grew = true;
@@ -270,7 +224,7 @@ untagged(struct imap *ip, const struct imap_resp *r)
 		return 0;
 	case IMAP_W_EXPUNGE:
 		if (r->num == 0 || r->num > IMAP_MSGS_MAX)
-			return proto_fail(ip, buf_data(ip->line),
+			return imap_proto_fail(ip, buf_data(ip->line),
 			    buf_len(ip->line));
 		if (ip->exists > 0)
 			ip->exists--;
@@ -306,20 +260,20 @@ untagged(struct imap *ip, const struct imap_resp *r)
 
 /* Read responses until a tagged one, a continuation or an untagged
  * FETCH, which *r then describes (borrowed from ip->line). */
-static int
-next_resp(struct imap *ip, struct imap_resp *r)
+int
+imap_next_resp(struct imap *ip, struct imap_resp *r)
 {
 	for (;;) {
 		if ((!ip->lazy && conn_flush(ip->c) != 0) ||
 		    conn_getline(ip->c, ip->line, IMAP_LINE_MAX) != 1)
-			return io_fail(ip);
+			return imap_io_fail(ip);
 		if (imap_parse_response(buf_data(ip->line), buf_len(ip->line),
 		    r) != 0)
-			return proto_fail(ip, buf_data(ip->line),
+			return imap_proto_fail(ip, buf_data(ip->line),
 			    buf_len(ip->line));
 		if (r->kind != IMAP_R_UNTAGGED || r->what == IMAP_W_FETCH)
 			break;
-		if (untagged(ip, r) != 0)
+		if (imap_untagged(ip, r) != 0)
 			return -1;
 	}
 	if (r->kind == IMAP_R_TAGGED && r->code != NULL &&
@@ -346,40 +300,37 @@ fetch_consume(struct imap *ip, struct imap_resp *r, struct imap_fetch *f)
 		    &lit);
 	}
 	if (k < 0)
-		return proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
+		return imap_proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
 	return 0;
 }
 
 /* Read up to the tagged reply to tag; untagged FETCHes are skipped. */
-static int
-simple_reply(struct imap *ip, unsigned tag, struct imap_resp *r)
+int
+imap_simple_reply(struct imap *ip, unsigned tag, struct imap_resp *r)
 {
 	struct imap_fetch f;
 
 	if (tag == 0)
 		return -1;
 	for (;;) {
-		if (next_resp(ip, r) != 0)
+		if (imap_next_resp(ip, r) != 0)
 			return -1;
 		if (r->kind == IMAP_R_TAGGED)
 			break;
 		if (r->kind == IMAP_R_CONT)
-			return proto_fail(ip, buf_data(ip->line),
+			return imap_proto_fail(ip, buf_data(ip->line),
 			    buf_len(ip->line));
 		if (fetch_consume(ip, r, &f) != 0)
 			return -1;
 	}
-	if (!tag_is(r, tag))
-		return proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
+	if (!imap_tag_is(r, tag))
+		return imap_proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
 	return 0;
 }
 
 /* Send a command and wait for its reply; the condition or -1. */
-static int	command(struct imap *, struct imap_resp *, const char *, ...)
-		    __attribute__((format(printf, 3, 4)));
-
-static int
-command(struct imap *ip, struct imap_resp *r, const char *fmt, ...)
+int
+imap_command(struct imap *ip, struct imap_resp *r, const char *fmt, ...)
 {
 	va_list	 ap;
 	char	*t;
@@ -388,239 +339,11 @@ command(struct imap *ip, struct imap_resp *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	t = xvasprintf(fmt, ap);
 	va_end(ap);
-	tag = send_cmd(ip, "%s", t);
+	tag = imap_send_cmd(ip, "%s", t);
 	free(t);
-	if (simple_reply(ip, tag, r) != 0)
+	if (imap_simple_reply(ip, tag, r) != 0)
 		return -1;
 	return (int)r->cond;
-}
-
-/* ------------------------------------------------------------- login */
-
-/* CAPABILITY. */
-static int
-capability(struct imap *ip)
-{
-	struct imap_resp r;
-
-	ip->caps_fresh = false;
-	if (command(ip, &r, "CAPABILITY") < 0)
-		return -1;
-	return 0;
-}
-
-/* STARTTLS and the handshake; re-reads the capabilities. */
-static int
-starttls(struct imap *ip, const struct pop3_tls *t)
-{
-	struct session	*s = ip->s;
-	struct imap_resp r;
-	char		*cause = NULL;
-	int		 c;
-
-	if ((c = command(ip, &r, "STARTTLS")) < 0)
-		return -1;
-	if (c != IMAP_C_OK) {
-		char *e = log_escape(r.text, r.textlen);
-
-		log_err("%s", e);
-		free(e);
-	} else if (conn_starttls(ip->c, t->opts, &cause) != 0) {
-		log_err_lines(cause ? cause : "?");
-		free(cause);
-	} else {
-		session_tls_report(s);
-		log_verbose(_("%s: upgrade to TLS succeeded."), t->opts->host);
-		memset(&ip->caps, 0, sizeof(ip->caps));
-		return capability(ip);
-	}
-	log_err(_("%s: upgrade to TLS failed."), t->opts->host);
-	log_err(_("Socket or TLS error on %s@%s"), s->q->o.remote, s->host);
-	log_err(_("socket error while fetching from %s@%s"), s->q->o.remote,
-	    s->pollname);
-	s->status = PS_SOCKET;
-	return -1;
-}
-
-/* The TLS decision after the greeting's capabilities. */
-static int
-tls_step(struct imap *ip, const struct pop3_tls *t)
-{
-	struct session *s = ip->s;
-
-	if (t->mode == 2 && ip->preauth) {
-		log_err(_("%s: configuration requires TLS, but STARTTLS is not "
-		    "permitted because of authenticated state (PREAUTH). "
-		    "Aborting connection.  Server permitting, try --ssl "
-		    "instead (see manual)."), s->host);
-		log_err(_("Socket or TLS error on %s@%s"), s->q->o.remote,
-		    s->host);
-		log_err(_("socket error while fetching from %s@%s"),
-		    s->q->o.remote, s->pollname);
-		s->status = PS_SOCKET;
-		return -1;
-	}
-	if (t->mode == 2 || (t->mode == 1 && ip->caps.starttls &&
-	    !ip->preauth))
-		return starttls(ip, t);
-	if (t->mode == 0 && t->proto_empty && ip->caps.starttls)
-		log_verbose(_("%s: WARNING: server offered STARTTLS but "
-		    "sslproto '' given."), s->host);
-	return 0;
-}
-
-/* AUTHENTICATE CRAM-MD5: 0 logged in, 1 refused, -1 error. */
-static int
-auth_cram(struct imap *ip)
-{
-	struct imap_resp r;
-	unsigned	 tag;
-	size_t		 chlen;
-	char		*ch, *resp, *b64;
-
-	if ((tag = send_cmd(ip, "AUTHENTICATE CRAM-MD5")) == 0 ||
-	    next_resp(ip, &r) != 0)
-		return -1;
-	if (r.kind == IMAP_R_TAGGED)
-		return tag_is(&r, tag) ? 1 : proto_fail(ip, buf_data(ip->line),
-		    buf_len(ip->line));
-	if (r.kind != IMAP_R_CONT)
-		return proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
-	if ((ch = auth_b64_decode(r.text, r.textlen, &chlen)) == NULL) {
-		log_err("%s", _("malformed CRAM-MD5 challenge"));
-		if (conn_printf(ip->c, "*\r\n") != 0)
-			return io_fail(ip);
-		return simple_reply(ip, tag, &r) != 0 ? -1 : 1;
-	}
-	resp = auth_cram_md5(ip->s->q->o.remote, ip->s->password, ch, chlen);
-	free(ch);
-	if (resp == NULL)
-		return 1;
-	b64 = auth_b64_encode(resp, strlen(resp));
-	xexplicit_bzero(resp, strlen(resp));
-	free(resp);
-	conn_mask_next(ip->c, 0);	/* a digest of the password */
-	if (conn_printf(ip->c, "%s\r\n", b64) != 0) {
-		free(b64);
-		return io_fail(ip);
-	}
-	xexplicit_bzero(b64, strlen(b64));
-	free(b64);
-	if (simple_reply(ip, tag, &r) != 0)
-		return -1;
-	return r.cond == IMAP_C_OK ? 0 : 1;
-}
-
-/* LOGIN "user" "password", the password masked in the transcript:
- * 0 logged in, 1 refused, -1 error. */
-static int
-auth_login(struct imap *ip)
-{
-	struct imap_resp r;
-	const char	*user = ip->s->q->o.remote, *pw = ip->s->password;
-	size_t		 keep;
-	unsigned	 tag;
-
-	buf_reset(ip->cmd);
-	if (buf_append(ip->cmd, "LOGIN ", 6) != 0 ||
-	    imap_quote(ip->cmd, user, strlen(user)) != 0 ||
-	    buf_append(ip->cmd, " ", 1) != 0) {
-		log_err("%s", _("the user name cannot be sent in an IMAP "
-		    "quoted string"));
-		ip->s->status = PS_AUTHFAIL;
-		return -1;
-	}
-	keep = strlen("A0000 ") + buf_len(ip->cmd);
-	if (imap_quote(ip->cmd, pw, strlen(pw)) != 0) {
-		buf_wipe(ip->cmd);
-		log_err("%s", _("the password cannot be sent in an IMAP quoted "
-		    "string"));
-		ip->s->status = PS_AUTHFAIL;
-		return -1;
-	}
-	conn_mask_next(ip->c, keep);
-	tag = send_cmd(ip, "%s", buf_data(ip->cmd));
-	buf_wipe(ip->cmd);
-	if (simple_reply(ip, tag, &r) != 0)
-		return -1;
-	return r.cond == IMAP_C_OK ? 0 : 1;
-}
-
-/* Log in as the configured method asks; 0, or -1 (status set). */
-static int
-authenticate(struct imap *ip)
-{
-	const struct cfg_opts *o = &ip->s->q->o;
-	int	r = 1;
-
-	if (ip->s->password == NULL) {
-		log_err(_("No password for %s@%s."), o->remote,
-		    ip->s->pollname);
-		ip->s->status = PS_AUTHFAIL;
-		return -1;
-	}
-	switch (o->auth) {
-	case A_ANY:
-		if (ip->caps.auth_cram_md5 && (r = auth_cram(ip)) <= 0)
-			return r;
-		if (!ip->caps.logindisabled)
-			r = auth_login(ip);
-		else if (!ip->caps.auth_cram_md5)
-			log_err(_("%s: the server forbids LOGIN (LOGINDISABLED) "
-			    "and offers no method this build can use."),
-			    ip->s->host);
-		break;
-	case A_CRAM_MD5:
-		r = auth_cram(ip);
-		break;
-	case A_PASSWORD:
-		if (ip->caps.logindisabled) {
-			log_err(_("%s: --auth password requested but server "
-			    "forbids it (LOGINDISABLED)."), ip->s->host);
-			break;
-		}
-		r = auth_login(ip);
-		break;
-	default:
-		log_err(_("authentication method %s is not supported for IMAP "
-		    "in this build"), cfg_auth_name(o->auth));
-		break;
-	}
-	if (r > 0)
-		ip->s->status = PS_AUTHFAIL;
-	return r == 0 ? 0 : -1;
-}
-
-/* Greeting, capabilities, TLS, login. */
-static int
-login(struct imap *ip, const struct pop3_tls *t)
-{
-	struct imap_resp r;
-
-	if (conn_getline(ip->c, ip->line, IMAP_LINE_MAX) != 1)
-		return io_fail(ip);
-	if (imap_parse_response(buf_data(ip->line), buf_len(ip->line),
-	    &r) != 0 || r.kind != IMAP_R_UNTAGGED || r.what != IMAP_W_STATUS ||
-	    (r.cond != IMAP_C_OK && r.cond != IMAP_C_PREAUTH)) {
-		if (r.kind == IMAP_R_UNTAGGED && r.cond == IMAP_C_BYE)
-			(void)untagged(ip, &r);
-		return proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
-	}
-	ip->preauth = r.cond == IMAP_C_PREAUTH;
-	if (r.code != NULL && r.codelen == 10 &&
-	    strncasecmp(r.code, "CAPABILITY", 10) == 0)
-		imap_parse_caps(&ip->caps, r.codearg, r.codearglen);
-	else if (capability(ip) != 0)
-		return -1;
-	if (t->mode != 3 && tls_step(ip, t) != 0)
-		return -1;
-	if (ip->preauth)
-		return 0;
-	ip->caps_fresh = false;
-	if (authenticate(ip) != 0)
-		return -1;
-	/* the capabilities after login (UIDPLUS) */
-	return ip->caps_fresh ? 0 : capability(ip);
 }
 
 /* LOGOUT; the reply may be cut short by the server closing. */
@@ -631,7 +354,7 @@ logout(struct imap *ip)
 	int		 st = ip->s->status;
 
 	ip->logout = true;
-	(void)command(ip, &r, "LOGOUT");
+	(void)imap_command(ip, &r, "LOGOUT");
 	ip->s->status = st;	/* a vanished server changes nothing now */
 }
 
@@ -653,7 +376,7 @@ select_folder(struct imap *ip, const char *name, bool examine)
 		ip->s->status = PS_ERROR;
 		return -1;
 	}
-	if ((c = command(ip, &r, "%s %s", examine ? "EXAMINE" : "SELECT",
+	if ((c = imap_command(ip, &r, "%s %s", examine ? "EXAMINE" : "SELECT",
 	    buf_data(ip->cmd))) < 0)
 		return -1;
 	if (c != IMAP_C_OK) {
@@ -676,7 +399,7 @@ listing_fetch(struct imap *ip, struct imap_resp *r)
 	if (fetch_consume(ip, r, &f) != 0)
 		return -1;
 	if (r->num == 0 || listing_grow(ip, r->num) != 0)
-		return proto_fail(ip, "FETCH", 5);
+		return imap_proto_fail(ip, "FETCH", 5);
 	if (!f.has_uid)
 		return 0;		/* a flag update, not our data */
 	e = &ip->lst[r->num - 1];
@@ -738,20 +461,20 @@ list_folder(struct imap *ip, struct listing *l, unsigned long long *octets)
 	ip->nlst = 0;
 	ip->lst = xcalloc(1, sizeof(*ip->lst));
 	if (listing_grow(ip, ip->exists) != 0)
-		return proto_fail(ip, "EXISTS", 6);
-	if ((tag = send_cmd(ip, "UID FETCH 1:* (UID RFC822.SIZE FLAGS)")) == 0)
+		return imap_proto_fail(ip, "EXISTS", 6);
+	if ((tag = imap_send_cmd(ip, "UID FETCH 1:* (UID RFC822.SIZE FLAGS)")) == 0)
 		return -1;
 	for (;;) {
-		if (next_resp(ip, &r) != 0)
+		if (imap_next_resp(ip, &r) != 0)
 			return -1;
 		if (r.kind == IMAP_R_TAGGED)
 			break;
 		if (r.kind == IMAP_R_CONT || listing_fetch(ip, &r) != 0)
-			return r.kind == IMAP_R_CONT ? proto_fail(ip,
+			return r.kind == IMAP_R_CONT ? imap_proto_fail(ip,
 			    buf_data(ip->line), buf_len(ip->line)) : -1;
 	}
-	if (!tag_is(&r, tag))
-		return proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
+	if (!imap_tag_is(&r, tag))
+		return imap_proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
 	if (r.cond != IMAP_C_OK) {
 		char *e = log_escape(r.text, r.textlen);
 
@@ -938,7 +661,7 @@ find_tag(struct imap *ip, const struct imap_resp *r)
 		struct pending *e = nth(ip, i);
 
 		if (e->cmd != IC_NONE && !e->done && e->seq <= ip->seq_sent &&
-		    tag_is(r, e->tag))
+		    imap_tag_is(r, e->tag))
 			return e;
 	}
 	return NULL;
@@ -982,7 +705,7 @@ queue_store(struct imap *ip, struct listing *l, size_t idx, enum icmd cmd)
 	bool		del = cmd != IC_STORE_SEEN;
 	unsigned	tag;
 
-	tag = send_cmd(ip, "UID STORE %lu +FLAGS.SILENT (\\Seen%s)",
+	tag = imap_send_cmd(ip, "UID STORE %lu +FLAGS.SILENT (\\Seen%s)",
 	    (unsigned long)l->m[idx].imap_uid, del ? " \\Deleted" : "");
 	if (tag == 0)
 		return -1;
@@ -1017,7 +740,7 @@ queue_expunge(struct imap *ip)
 		return 0;
 	if (!ip->caps.uidplus) {
 		ip->nqdel = 0;
-		if ((tag = send_cmd(ip, "EXPUNGE")) == 0)
+		if ((tag = imap_send_cmd(ip, "EXPUNGE")) == 0)
 			return -1;
 		push(ip, IC_EXPUNGE, 1, tag);
 		return 0;
@@ -1028,7 +751,7 @@ queue_expunge(struct imap *ip)
 		buf_reset(set);
 		if (imap_uidset(set, ip->qdel, ip->nqdel, &i,
 		    IMAP_SET_MAX) != 0 ||
-		    (tag = send_cmd(ip, "UID EXPUNGE %s", buf_data(set))) == 0) {
+		    (tag = imap_send_cmd(ip, "UID EXPUNGE %s", buf_data(set))) == 0) {
 			buf_free(set);
 			return -1;
 		}
@@ -1079,7 +802,7 @@ plan_fetch(struct imap *ip, struct imap_resp *r, struct listing *l)
 			e->got = true;
 			e->fate = stream_message(ip, &l->m[e->idx], lit);
 			if (e->fate == FATE_ABORT)
-				return ip->body_err ? io_fail(ip) : -1;
+				return ip->body_err ? imap_io_fail(ip) : -1;
 		} else if (skip_bytes(ip, lit) != 0)
 			return -1;
 		if (cont_line(ip) != 0)
@@ -1088,7 +811,7 @@ plan_fetch(struct imap *ip, struct imap_resp *r, struct listing *l)
 		    &lit);
 	}
 	if (k < 0)
-		return proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
+		return imap_proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
 	if (f.body_missing && (e = find_fetch(ip, l, &f)) != NULL) {
 		e->got = true;
 		e->fate = FATE_KEEP;
@@ -1109,7 +832,7 @@ plan_tagged(struct imap *ip, struct imap_resp *r, struct listing *l)
 	char		*t;
 
 	if (e == NULL)
-		return proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
+		return imap_proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
 	e->done = true;
 	e->ok = r->cond == IMAP_C_OK;
 	if (e->ok)
@@ -1194,7 +917,7 @@ fill(struct imap *ip, struct listing *l, size_t *next)
 		struct msgref *m = &l->m[*next];
 
 		if (m->action == MSGA_FETCH) {
-			tag = send_cmd(ip, "UID FETCH %lu BODY.PEEK[]",
+			tag = imap_send_cmd(ip, "UID FETCH %lu BODY.PEEK[]",
 			    (unsigned long)m->imap_uid);
 			if (tag == 0)
 				return -1;
@@ -1216,7 +939,7 @@ plan_flush(struct imap *ip)
 	ip->s->ops->sync(ip->s);
 	ip->seq_sent = ip->seq_pushed;
 	ip->unsent_fetches = 0;
-	return conn_flush(ip->c) == 0 ? 0 : io_fail(ip);
+	return conn_flush(ip->c) == 0 ? 0 : imap_io_fail(ip);
 }
 
 /* Carry out the plan for the selected folder, pipelined; ends when
@@ -1266,10 +989,10 @@ run_queue(struct imap *ip, struct listing *l)
 		    ip->unsent_fetches >= IMAP_WINDOW / 2) &&
 		    plan_flush(ip) != 0)
 			return -1;
-		if (next_resp(ip, &r) != 0)
+		if (imap_next_resp(ip, &r) != 0)
 			return -1;
 		if (r.kind == IMAP_R_CONT)
-			return proto_fail(ip, buf_data(ip->line),
+			return imap_proto_fail(ip, buf_data(ip->line),
 			    buf_len(ip->line));
 		if ((r.kind == IMAP_R_TAGGED ? plan_tagged(ip, &r, l) :
 		    plan_fetch(ip, &r, l)) != 0)
@@ -1372,13 +1095,13 @@ idle_line(struct imap *ip, unsigned tag, bool *news, bool *tagged)
 	uint64_t		before = ip->exists;
 
 	if (conn_getline(ip->c, ip->line, IMAP_LINE_MAX) != 1)
-		return io_fail(ip);
+		return imap_io_fail(ip);
 	if (imap_parse_response(buf_data(ip->line), buf_len(ip->line), &r)
 	    != 0)
-		return proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
+		return imap_proto_fail(ip, buf_data(ip->line), buf_len(ip->line));
 	if (r.kind == IMAP_R_TAGGED) {
-		if (tag == 0 || !tag_is(&r, tag))
-			return proto_fail(ip, buf_data(ip->line),
+		if (tag == 0 || !imap_tag_is(&r, tag))
+			return imap_proto_fail(ip, buf_data(ip->line),
 			    buf_len(ip->line));
 		*tagged = true;
 		return 0;
@@ -1389,7 +1112,7 @@ idle_line(struct imap *ip, unsigned tag, bool *news, bool *tagged)
 		return fetch_consume(ip, &r, &f);
 	if (r.what == IMAP_W_RECENT && r.num > 0)
 		*news = true;
-	if (untagged(ip, &r) != 0)
+	if (imap_untagged(ip, &r) != 0)
 		return -1;
 	if (r.what == IMAP_W_EXISTS && ip->exists > before)
 		*news = true;
@@ -1415,7 +1138,7 @@ idle_wait(struct imap *ip)
 	if (!ip->caps.idle) {
 		uint64_t before = ip->exists;
 
-		if (command(ip, &r, "NOOP") < 0)
+		if (imap_command(ip, &r, "NOOP") < 0)
 			return -1;
 		if (ip->exists > before)
 			return 0;
@@ -1423,7 +1146,7 @@ idle_wait(struct imap *ip)
 		while (!news && (left = IMAP_NOOP_WAIT -
 		    (long)(mono_now() - start)) > 0) {
 			if ((k = conn_await(ip->c, (int)left)) < 0)
-				return io_fail(ip);
+				return imap_io_fail(ip);
 			if (k == 0)
 				break;
 			if (idle_line(ip, 0, &news, &tagged) != 0)
@@ -1431,12 +1154,12 @@ idle_wait(struct imap *ip)
 		}
 		return 0;
 	}
-	if ((tag = send_cmd(ip, "IDLE")) == 0 || next_resp(ip, &r) != 0)
+	if ((tag = imap_send_cmd(ip, "IDLE")) == 0 || imap_next_resp(ip, &r) != 0)
 		return -1;
 	if (r.kind == IMAP_R_TAGGED) {
 		/* refused (or a FETCH was pending): no IDLE this time */
-		if (!tag_is(&r, tag))
-			return proto_fail(ip, buf_data(ip->line),
+		if (!imap_tag_is(&r, tag))
+			return imap_proto_fail(ip, buf_data(ip->line),
 			    buf_len(ip->line));
 		if (r.cond != IMAP_C_OK) {
 			char *e = log_escape(r.text, r.textlen);
@@ -1458,7 +1181,7 @@ idle_wait(struct imap *ip)
 	while (!news && !tagged && (left = IMAP_IDLE_SECS -
 	    (long)(mono_now() - start)) > 0) {
 		if ((k = conn_await(ip->c, (int)left)) < 0)
-			return io_fail(ip);
+			return imap_io_fail(ip);
 		if (k == 0)
 			break;
 		if (idle_line(ip, tag, &news, &tagged) != 0)
@@ -1467,8 +1190,8 @@ idle_wait(struct imap *ip)
 	if (tagged)
 		return 0;
 	if (conn_printf(ip->c, "DONE\r\n") != 0)
-		return io_fail(ip);
-	if (simple_reply(ip, tag, &r) != 0)
+		return imap_io_fail(ip);
+	if (imap_simple_reply(ip, tag, &r) != 0)
 		return -1;
 	return 0;
 }
@@ -1514,7 +1237,7 @@ imap_session(struct session *s, const struct pop3_tls *t)
 	ip.cmd = buf_create(64 * 1024);
 	ip.junk = buf_create(IMAP_CHUNK);
 	ip.tail = buf_create(IMAP_CHUNK + 2);
-	if (login(&ip, t) == 0) {
+	if (imap_login(&ip, t) == 0) {
 		bool idle = s->q->o.idle == FLAG_TRUE && !s->check &&
 		    s->q->o.mailboxes.n <= 1;
 

@@ -373,6 +373,10 @@ imap_parse_caps(struct imap_caps *c, const char *p, size_t len)
 		{ "AUTH=GSSAPI", offsetof(struct imap_caps, auth_gssapi) },
 		{ "AUTH=NTLM", offsetof(struct imap_caps, auth_ntlm) },
 		{ "AUTH=XOAUTH2", offsetof(struct imap_caps, auth_xoauth2) },
+		{ "AUTH=SCRAM-SHA-1", offsetof(struct imap_caps, auth_scram_sha1) },
+		{ "AUTH=SCRAM-SHA-256",
+		    offsetof(struct imap_caps, auth_scram_sha256) },
+		{ "AUTH=X-OTP", offsetof(struct imap_caps, auth_otp) },
 		{ "AUTH=OAUTHBEARER",
 		    offsetof(struct imap_caps, auth_oauthbearer) },
 	};

@@ -122,6 +122,7 @@ struct imap_caps {
 	bool	 sasl_ir;
 	bool	 auth_plain, auth_login, auth_cram_md5, auth_external;
 	bool	 auth_gssapi, auth_ntlm, auth_xoauth2, auth_oauthbearer;
+	bool	 auth_scram_sha1, auth_scram_sha256, auth_otp;
 };
 
 /* Replace caps with the atoms of a CAPABILITY list ("IMAP4rev1 ..."). */

@@ -63,7 +63,8 @@ ask_passwords(struct cfg *c)
 	char			*prompt;
 
 	for (q = c->queries; q != NULL; q = q->next) {
-		if (!q->polled || q->o.password != NULL)
+		if (!q->polled || q->o.password != NULL ||
+		    q->o.passwordfile != NULL || q->o.passwordcommand != NULL)
 			continue;
 		if (!isatty(STDIN_FILENO)) {
 			log_err(_("can't find a password for %s@%s."),

@@ -11,68 +11,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
 #include "buf.h"
 #include "conn.h"
 #include "i18n.h"
 #include "log.h"
 #include "pop3.h"
 #include "pop3_parse.h"
+#include "pop3_priv.h"
 #include "session.h"
 #include "tls.h"
 #include "xmalloc.h"
 
-#define POP3_LINE_MAX	(64 * 1024)	/* longest reply line */
-#define POP3_CHUNK	(64 * 1024)	/* body piece handed to the sink */
-#define POP3_WINDOW	64		/* commands in flight, pipelining */
-
-enum pcmd {
-	PC_NONE,		/* no command: a message left alone */
-	PC_RETR,		/* RETR of a message to deliver */
-	PC_DELE,		/* DELE of a delivered message */
-	PC_SKIPDELE,		/* DELE of a message deleted unread */
-	PC_QUIT			/* the end of the session */
-};
-
-struct pending {
-	enum pcmd	 cmd;
-	size_t		 idx;		/* index into the listing */
-	unsigned long	 seq;		/* order of queueing */
-};
-
-struct pop3 {
-	struct session	*s;
-	struct conn	*c;
-	struct buf	*line;
-	struct pop3_caps caps;
-	char		*greeting;
-	struct pending	*fifo;		/* ring of in-flight commands */
-	size_t		 head, count, cap;
-	size_t		 inflight;	/* RETRs and unread DELEs among them:
-					 * the window; a delivered message's
-					 * DELE does not hold the next RETR
-					 * back */
-	size_t		 retrs;		/* RETRs among them */
-	size_t		 cmds;		/* commands among them (lock-step:
-					 * at most one) */
-	bool		 body_bol;	/* msgsrc: at a line start */
-	bool		 body_done;
-	bool		 body_err;
-	bool		 dele_failed;	/* a DELE got -ERR */
-	bool		 prelisted;	/* STAT, UIDL, LIST sent with the
-					 * login */
-	bool		 lazy;		/* the plan runs: replies do not
-					 * flush (see run_plan) */
-	unsigned long	 seq_pushed;	/* last queued entry */
-	unsigned long	 seq_sent;	/* last entry sent */
-	size_t		 unsent_retrs;	/* RETRs queued, not yet sent */
-};
-
 static int	quit_reply(struct pop3 *);
 
 /* Report a connection failure and set the socket status. */
-static int
-io_fail(struct pop3 *p)
+int
+pop3_io_fail(struct pop3 *p)
 {
 	struct session *s = p->s;
 
@@ -85,8 +39,8 @@ io_fail(struct pop3 *p)
 }
 
 /* Read one reply line; POP3_OK/POP3_ERR/POP3_CONT with *text, or -1. */
-static int
-reply(struct pop3 *p, const char **text, size_t *tlen)
+int
+pop3_reply(struct pop3 *p, const char **text, size_t *tlen)
 {
 	const char	*t;
 	size_t		 tl;
@@ -95,7 +49,7 @@ reply(struct pop3 *p, const char **text, size_t *tlen)
 	/* during the plan, run_plan() decides when commands go out */
 	if ((!p->lazy && conn_flush(p->c) != 0) ||
 	    conn_getline(p->c, p->line, POP3_LINE_MAX) != 1)
-		return io_fail(p);
+		return pop3_io_fail(p);
 	st = pop3_status(buf_data(p->line), buf_len(p->line), &t, &tl);
 	if (st == POP3_BAD) {
 		char *e = log_escape(buf_data(p->line), buf_len(p->line));
@@ -126,14 +80,11 @@ vsendf(struct pop3 *p, const char *fmt, va_list ap)
 	r = conn_printf(p->c, "%s\r\n", s);
 	xexplicit_bzero(s, strlen(s));
 	free(s);
-	return r == 0 ? 0 : io_fail(p);
+	return r == 0 ? 0 : pop3_io_fail(p);
 }
 
-static int	sendf(struct pop3 *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-static int
-sendf(struct pop3 *p, const char *fmt, ...)
+int
+pop3_sendf(struct pop3 *p, const char *fmt, ...)
 {
 	va_list	 ap;
 	int	 r;
@@ -145,31 +96,8 @@ sendf(struct pop3 *p, const char *fmt, ...)
 }
 
 /* Send a command and read its status line (lock-step). */
-static int	command(struct pop3 *, const char **, size_t *, const char *,
-		    ...) __attribute__((format(printf, 4, 5)));
-
-static int
-command(struct pop3 *p, const char **text, size_t *tlen, const char *fmt, ...)
-{
-	va_list	 ap;
-	int	 r;
-
-	va_start(ap, fmt);
-	r = vsendf(p, fmt, ap);
-	va_end(ap);
-	return r != 0 ? -1 : reply(p, text, tlen);
-}
-
-/*
- * The command that completes the login.  With PIPELINING, STAT, UIDL
- * and LIST travel in the same write, saving a round trip; should the
- * login fail, their replies are never read (the session ends).
- */
-static int	last_login_command(struct pop3 *, const char **, size_t *,
-		    const char *, ...) __attribute__((format(printf, 4, 5)));
-
-static int
-last_login_command(struct pop3 *p, const char **text, size_t *tlen,
+int
+pop3_command(struct pop3 *p, const char **text, size_t *tlen,
     const char *fmt, ...)
 {
 	va_list	 ap;
@@ -178,15 +106,35 @@ last_login_command(struct pop3 *p, const char **text, size_t *tlen,
 	va_start(ap, fmt);
 	r = vsendf(p, fmt, ap);
 	va_end(ap);
-	if (r != 0)
+	return r != 0 ? -1 : pop3_reply(p, text, tlen);
+}
+
+/* The command that completes the login, followed by pop3_prelist(). */
+int
+pop3_last_login_command(struct pop3 *p, const char **text, size_t *tlen,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 r;
+
+	va_start(ap, fmt);
+	r = vsendf(p, fmt, ap);
+	va_end(ap);
+	if (r != 0 || pop3_prelist(p) != 0)
 		return -1;
-	if (p->caps.pipelining) {
-		if (sendf(p, "STAT") != 0 || sendf(p, "UIDL") != 0 ||
-		    sendf(p, "LIST") != 0)
-			return -1;
-		p->prelisted = true;
-	}
-	return reply(p, text, tlen);
+	return pop3_reply(p, text, tlen);
+}
+
+int
+pop3_prelist(struct pop3 *p)
+{
+	if (!p->caps.pipelining)
+		return 0;
+	if (pop3_sendf(p, "STAT") != 0 || pop3_sendf(p, "UIDL") != 0 ||
+	    pop3_sendf(p, "LIST") != 0)
+		return -1;
+	p->prelisted = true;
+	return 0;
 }
 
 /* Read a multi-line body up to ".", calling fn for each unstuffed line. */
@@ -198,7 +146,7 @@ multiline(struct pop3 *p, void (*fn)(void *, const char *, size_t),
 
 	for (;;) {
 		if (conn_getline(p->c, p->line, POP3_LINE_MAX) != 1)
-			return io_fail(p);
+			return pop3_io_fail(p);
 		if (pop3_multiline_end(buf_data(p->line), buf_len(p->line),
 		    &skip))
 			return 0;
@@ -215,14 +163,14 @@ capa_line(void *arg, const char *line, size_t len)
 }
 
 /* CAPA; a -ERR leaves caps.capa false. */
-static int
-capa(struct pop3 *p)
+int
+pop3_capa(struct pop3 *p)
 {
 	int	r;
 
 	memset(&p->caps, 0, sizeof(p->caps));
 	p->caps.login_delay = -1;
-	if ((r = command(p, NULL, NULL, "CAPA")) < 0)
+	if ((r = pop3_command(p, NULL, NULL, "CAPA")) < 0)
 		return -1;
 	if (r != POP3_OK)
 		return 0;
@@ -231,8 +179,8 @@ capa(struct pop3 *p)
 }
 
 /* Map a -ERR during login to the status the reference uses. */
-static int
-login_error(struct pop3 *p, const char *text, size_t len)
+int
+pop3_login_error(struct pop3 *p, const char *text, size_t len)
 {
 	struct session *s = p->s;
 	char	*e = log_escape(text, len);
@@ -255,182 +203,6 @@ login_error(struct pop3 *p, const char *text, size_t len)
 	}
 	free(e);
 	return -1;
-}
-
-/* STLS and the handshake; re-reads the capabilities.  -1 on failure. */
-static int
-stls(struct pop3 *p, const struct pop3_tls *t)
-{
-	struct session	*s = p->s;
-	char		*cause = NULL;
-	const char	*txt;
-	size_t		 tl;
-	int		 r;
-
-	if ((r = command(p, &txt, &tl, "STLS")) < 0)
-		return -1;
-	if (r != POP3_OK) {
-		char *e = log_escape(txt, tl);
-
-		log_err("%s", e);
-		free(e);
-	} else if (conn_starttls(p->c, t->opts, &cause) != 0) {
-		log_err_lines(cause ? cause : "?");
-		free(cause);
-	} else {
-		session_tls_report(s);
-		log_verbose(_("%s: upgrade to TLS succeeded."), t->opts->host);
-		return capa(p);
-	}
-	log_err(_("%s: upgrade to TLS failed."), t->opts->host);
-	log_err(_("Socket or TLS error on %s@%s"), s->q->o.remote, s->host);
-	log_err(_("socket error while fetching from %s@%s"), s->q->o.remote,
-	    s->pollname);
-	s->status = PS_SOCKET;
-	return -1;
-}
-
-/* The TLS decision after the first CAPA. */
-static int
-tls_step(struct pop3 *p, const struct pop3_tls *t)
-{
-	struct session *s = p->s;
-
-	if (t->mode == 2) {
-		if (!p->caps.capa) {
-			log_err("%s", _("STLS is mandatory for this session, "
-			    "but server refused CAPA command."));
-			log_err("%s", _("CAPA command support is, however, "
-			    "necessary for STLS."));
-			s->status = PS_SOCKET;
-			return -1;
-		}
-		return stls(p, t);
-	}
-	if (t->mode == 1 && p->caps.stls)
-		return stls(p, t);
-	if (t->mode == 0 && t->proto_empty && p->caps.stls)
-		log_verbose(_("%s: WARNING: server offered STLS, but sslproto "
-		    "'' given."), s->host);
-	return 0;
-}
-
-/* AUTH CRAM-MD5 (RFC 2195 over RFC 5034). */
-static int
-auth_cram(struct pop3 *p)
-{
-	const char	*t;
-	size_t		 tl, chlen;
-	char		*ch, *resp, *b64;
-	int		 r;
-
-	if ((r = command(p, &t, &tl, "AUTH CRAM-MD5")) < 0)
-		return -1;
-	if (r != POP3_CONT)
-		return login_error(p, t, tl);
-	ch = auth_b64_decode(t, tl, &chlen);
-	if (ch == NULL) {
-		log_err("%s", _("malformed CRAM-MD5 challenge"));
-		(void)command(p, NULL, NULL, "*");
-		p->s->status = PS_AUTHFAIL;
-		return -1;
-	}
-	resp = auth_cram_md5(p->s->q->o.remote, p->s->password, ch, chlen);
-	free(ch);
-	if (resp == NULL) {
-		p->s->status = PS_AUTHFAIL;
-		return -1;
-	}
-	b64 = auth_b64_encode(resp, strlen(resp));
-	xexplicit_bzero(resp, strlen(resp));
-	free(resp);
-	conn_mask_next(p->c, 0);	/* a digest of the password: not logged */
-	r = last_login_command(p, &t, &tl, "%s", b64);
-	xexplicit_bzero(b64, strlen(b64));
-	free(b64);
-	if (r < 0)
-		return -1;
-	return r == POP3_OK ? 0 : login_error(p, t, tl);
-}
-
-/* USER and PASS (PASS masked in the transcript). */
-static int
-auth_user(struct pop3 *p)
-{
-	const char	*t;
-	size_t		 tl;
-	int		 r;
-
-	if ((r = command(p, &t, &tl, "USER %s", p->s->q->o.remote)) < 0)
-		return -1;
-	if (r != POP3_OK)
-		return login_error(p, t, tl);
-	conn_mask_next(p->c, CONN_MASK_WORD);
-	if ((r = last_login_command(p, &t, &tl, "PASS %s",
-	    p->s->password)) < 0)
-		return -1;
-	return r == POP3_OK ? 0 : login_error(p, t, tl);
-}
-
-/* APOP with the greeting's timestamp. */
-static int
-auth_apop_cmd(struct pop3 *p)
-{
-	const char	*ts, *t;
-	size_t		 tslen, tl;
-	char		*d;
-	int		 r;
-
-	r = pop3_apop_timestamp(p->greeting, strlen(p->greeting), &ts, &tslen);
-	if (r != 0) {
-		log_err("%s", r > 0 ?
-		    _("Required APOP timestamp not found in greeting") :
-		    _("Timestamp syntax error in greeting"));
-		p->s->status = PS_AUTHFAIL;
-		return -1;
-	}
-	if ((d = auth_apop(ts, tslen, p->s->password)) == NULL) {
-		p->s->status = PS_AUTHFAIL;
-		return -1;
-	}
-	/* the digest stands for the password: not in the transcript */
-	conn_mask_next(p->c, strlen("APOP ") + strlen(p->s->q->o.remote) + 1);
-	r = last_login_command(p, &t, &tl, "APOP %s %s", p->s->q->o.remote,
-	    d);
-	free(d);
-	if (r < 0)
-		return -1;
-	return r == POP3_OK ? 0 : login_error(p, t, tl);
-}
-
-/* Log in as the configured method asks. */
-static int
-authenticate(struct pop3 *p)
-{
-	const struct cfg_opts *o = &p->s->q->o;
-
-	if (p->s->password == NULL) {
-		log_err(_("No password for %s@%s."), o->remote, p->s->pollname);
-		p->s->status = PS_AUTHFAIL;
-		return -1;
-	}
-	if (o->proto == P_APOP)
-		return auth_apop_cmd(p);
-	switch (o->auth) {
-	case A_CRAM_MD5:
-		return auth_cram(p);
-	case A_ANY:
-		if (p->caps.sasl_cram_md5)
-			return auth_cram(p);
-		return auth_user(p);
-	case A_PASSWORD:
-		return auth_user(p);
-	default:
-		log_err(_("authentication method %s is not supported for POP3 "
-		    "in this build"), cfg_auth_name(o->auth));
-		p->s->status = PS_AUTHFAIL;
-		return -1;
-	}
 }
 
 /* ---------------------------------------------------------- listing */
@@ -482,10 +254,10 @@ list_mailbox(struct pop3 *p, struct listing *l, unsigned long long *octets)
 	bool		 pipe = p->caps.pipelining, uidl_ok = false;
 	int		 r;
 
-	if (!p->prelisted && (sendf(p, "STAT") != 0 || (pipe &&
-	    (sendf(p, "UIDL") != 0 || sendf(p, "LIST") != 0))))
+	if (!p->prelisted && (pop3_sendf(p, "STAT") != 0 || (pipe &&
+	    (pop3_sendf(p, "UIDL") != 0 || pop3_sendf(p, "LIST") != 0))))
 		return -1;
-	if ((r = reply(p, &t, &tl)) < 0)
+	if ((r = pop3_reply(p, &t, &tl)) < 0)
 		return -1;
 	if (r != POP3_OK || pop3_parse_stat(t, tl, &count, octets) != 0) {
 		log_err("%s", _("protocol error: bad STAT reply"));
@@ -503,9 +275,9 @@ list_mailbox(struct pop3 *p, struct listing *l, unsigned long long *octets)
 		l->m[i].num = i + 1;
 	if (!pipe && count == 0)
 		return 0;
-	if (!pipe && sendf(p, "UIDL") != 0)
+	if (!pipe && pop3_sendf(p, "UIDL") != 0)
 		return -1;
-	if ((r = reply(p, NULL, NULL)) < 0)
+	if ((r = pop3_reply(p, NULL, NULL)) < 0)
 		return -1;
 	if (r == POP3_OK && multiline(p, uidl_line, l) != 0)
 		return -1;
@@ -516,9 +288,9 @@ list_mailbox(struct pop3 *p, struct listing *l, unsigned long long *octets)
 		p->s->status = PS_PROTOCOL;
 		return -1;
 	}
-	if (!pipe && sendf(p, "LIST") != 0)
+	if (!pipe && pop3_sendf(p, "LIST") != 0)
 		return -1;
-	if ((r = reply(p, NULL, NULL)) < 0)
+	if ((r = pop3_reply(p, NULL, NULL)) < 0)
 		return -1;
 	if (r == POP3_OK && multiline(p, list_line, l) != 0)
 		return -1;
@@ -618,7 +390,7 @@ pop(struct pop3 *p)
 static int
 queue_dele(struct pop3 *p, struct msgref *m, size_t idx)
 {
-	if (sendf(p, "DELE %lu", m->num) != 0)
+	if (pop3_sendf(p, "DELE %lu", m->num) != 0)
 		return -1;
 	push(p, PC_DELE, idx);
 	return 0;
@@ -632,7 +404,7 @@ dele_reply(struct pop3 *p, struct msgref *m)
 	size_t		 tl;
 	int		 r;
 
-	if ((r = reply(p, &t, &tl)) < 0)
+	if ((r = pop3_reply(p, &t, &tl)) < 0)
 		return -1;
 	if (r != POP3_OK) {
 		char *e = log_escape(t, tl);
@@ -656,7 +428,7 @@ retr_reply(struct pop3 *p, struct msgref *m, size_t idx)
 	enum msg_fate	 fate;
 	int		 r;
 
-	if ((r = reply(p, &t, &tl)) < 0)
+	if ((r = pop3_reply(p, &t, &tl)) < 0)
 		return -1;
 	if (r != POP3_OK) {
 		char *e = log_escape(t, tl);
@@ -672,7 +444,7 @@ retr_reply(struct pop3 *p, struct msgref *m, size_t idx)
 	if (s->verbose >= 1)
 		conn_set_trace(p->c, session_trace, "POP3");
 	if (fate == FATE_ABORT)
-		return p->body_err ? io_fail(p) : -1;
+		return p->body_err ? pop3_io_fail(p) : -1;
 	if (!p->body_done) {
 		/* the driver stopped early: drain to stay in step */
 		struct buf	*junk = buf_create(POP3_CHUNK);
@@ -682,10 +454,10 @@ retr_reply(struct pop3 *p, struct msgref *m, size_t idx)
 			;
 		buf_free(junk);
 		if (k < 0)
-			return io_fail(p);
+			return pop3_io_fail(p);
 	}
 	if (p->body_err)
-		return io_fail(p);
+		return pop3_io_fail(p);
 	if (fate == FATE_DELETE)
 		return queue_dele(p, m, idx);
 	return 0;
@@ -702,11 +474,11 @@ fill(struct pop3 *p, struct listing *l, size_t *next, size_t window)
 		struct msgref *m = &l->m[*next];
 
 		if (m->action == MSGA_FETCH) {
-			if (sendf(p, "RETR %lu", m->num) != 0)
+			if (pop3_sendf(p, "RETR %lu", m->num) != 0)
 				return -1;
 			push(p, PC_RETR, *next);
 		} else if (m->action == MSGA_DELETE) {
-			if (sendf(p, "DELE %lu", m->num) != 0)
+			if (pop3_sendf(p, "DELE %lu", m->num) != 0)
 				return -1;
 			push(p, PC_SKIPDELE, *next);
 		} else
@@ -723,7 +495,7 @@ plan_flush(struct pop3 *p)
 	p->s->ops->sync(p->s);
 	p->seq_sent = p->seq_pushed;
 	p->unsent_retrs = 0;
-	return conn_flush(p->c) == 0 ? 0 : io_fail(p);
+	return conn_flush(p->c) == 0 ? 0 : pop3_io_fail(p);
 }
 
 /* Carry out the plan in message order, pipelined: replies are read in
@@ -747,7 +519,7 @@ run_plan(struct pop3 *p, struct listing *l)
 		 * PIPELINING behind the last DELEs, else on its own */
 		if (!quit_sent && (next == l->n || s->stop) && p->retrs == 0 &&
 		    (p->count == 0 || p->caps.pipelining)) {
-			if (sendf(p, "QUIT") != 0)
+			if (pop3_sendf(p, "QUIT") != 0)
 				return -1;
 			push(p, PC_QUIT, 0);
 			quit_sent = true;
@@ -793,7 +565,7 @@ quit_reply(struct pop3 *p)
 {
 	int	r;
 
-	if ((r = reply(p, NULL, NULL)) < 0)
+	if ((r = pop3_reply(p, NULL, NULL)) < 0)
 		return -1;
 	if (r != POP3_OK) {
 		log_err("%s", _("protocol error: the server refused QUIT"));
@@ -818,31 +590,6 @@ listing_free(struct listing *l)
 	free(l->m);
 }
 
-/* Greeting, capabilities, TLS, login. */
-static int
-login(struct pop3 *p, const struct pop3_tls *t)
-{
-	struct session	*s = p->s;
-	const char	*txt;
-	size_t		 tl;
-	int		 r;
-
-	if ((r = reply(p, &txt, &tl)) < 0)
-		return -1;
-	if (r != POP3_OK)
-		return login_error(p, txt, tl);
-	p->greeting = xstrndup(txt, tl);
-	if ((t->mode == 1 || t->mode == 2 || t->proto_empty ||
-	    s->q->o.auth != A_PASSWORD) && s->q->o.proto != P_APOP &&
-	    capa(p) != 0)
-		return -1;
-	if (t->mode != 3 && tls_step(p, t) != 0)
-		return -1;
-	if (authenticate(p) != 0)
-		return -1;
-	return 0;
-}
-
 int
 pop3_session(struct session *s, const struct pop3_tls *t)
 {
@@ -855,7 +602,7 @@ pop3_session(struct session *s, const struct pop3_tls *t)
 	p.s = s;
 	p.c = s->conn;
 	p.line = buf_create(POP3_LINE_MAX);
-	if (login(&p, t) == 0 && list_mailbox(&p, &l, &octets) == 0 &&
+	if (pop3_login(&p, t) == 0 && list_mailbox(&p, &l, &octets) == 0 &&
 	    s->ops->plan(s, l.m, l.n, octets) == 0 && run_plan(&p, &l) == 0)
 		r = 0;
 	listing_free(&l);
