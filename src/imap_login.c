@@ -243,32 +243,32 @@ offered(const struct imap *ip, enum sasl_mech m)
 }
 
 /*
- * auth any, among what the server offers: those that need no password
- * (EXTERNAL with a client certificate, GSSAPI with a ticket) first, then
- * the best one mechanism that keeps the password off the wire
- * (SCRAM-SHA-256, SCRAM-SHA-1, then the reference's NTLM and CRAM-MD5),
- * then LOGIN unless the server forbids it, as the reference falls back
- * from CRAM-MD5.  A wrong password costs two failed attempts, as with
- * the reference, never one per mechanism.
+ * auth any, among what the server offers, as the reference orders it
+ * but with SCRAM first: those that need no password (EXTERNAL with a
+ * client certificate, GSSAPI with a ticket), SCRAM (SHA-256, else
+ * SHA-1: both check the same secret), CRAM-MD5, NTLM, and LOGIN last
+ * unless the server forbids it.  A refusal moves on to the next, so the
+ * password never travels in clear while a mechanism that masks it is
+ * left.
  */
 static int
 auth_any(struct imap *ip)
 {
 	static const enum sasl_mech order[] = { SASL_EXTERNAL, SASL_GSSAPI,
-	    SASL_SCRAM_SHA256, SASL_SCRAM_SHA1, SASL_NTLM, SASL_CRAM_MD5 };
+	    SASL_SCRAM_SHA256, SASL_SCRAM_SHA1, SASL_CRAM_MD5, SASL_NTLM };
 	size_t	i;
 	int	r = 1;
-	bool	tried = false;
+	bool	tried = false, scram = false;
 
 	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		if (!offered(ip, order[i]))
+		if (!offered(ip, order[i]) ||
+		    (order[i] == SASL_SCRAM_SHA1 && scram))
 			continue;
+		scram = scram || order[i] == SASL_SCRAM_SHA256;
 		tried = true;
 		if ((r = auth_sasl(ip, order[i])) <= 0)
 			return r;
 		ip->s->status = 0;
-		if (order[i] != SASL_EXTERNAL && order[i] != SASL_GSSAPI)
-			break;	/* one password mechanism, then LOGIN */
 	}
 	if (!ip->caps.logindisabled)
 		return auth_login(ip);

@@ -224,37 +224,32 @@ offered(const struct pop3_caps *c, enum sasl_mech m)
 }
 
 /*
- * auth any, among what the server offers: GSSAPI first (no password;
- * without a ticket it moves on), then the best one mechanism that keeps
- * the password off the wire (SCRAM-SHA-256, SCRAM-SHA-1, then the
- * reference's NTLM and CRAM-MD5), then USER/PASS, as the reference
- * falls back from CRAM-MD5 (an account whose stored password cannot do
- * the mechanism).  A wrong password thus costs two failed attempts, as
- * with the reference, never one per mechanism; a lock or busy error
- * ends the login.
+ * auth any, among what the server offers, as the reference orders it
+ * but with SCRAM first: GSSAPI (no password; without a ticket it moves
+ * on), SCRAM (SHA-256, else SHA-1: both check the same secret, one
+ * attempt is enough), NTLM, CRAM-MD5, and USER/PASS last.  A refusal
+ * moves on to the next, so the password never travels in clear while a
+ * mechanism that masks it is left; a lock or busy error ends the login.
  */
 static int
 auth_any(struct pop3 *p)
 {
-	static const enum sasl_mech masking[] = { SASL_SCRAM_SHA256,
-	    SASL_SCRAM_SHA1, SASL_NTLM, SASL_CRAM_MD5 };
+	static const enum sasl_mech order[] = { SASL_GSSAPI,
+	    SASL_SCRAM_SHA256, SASL_SCRAM_SHA1, SASL_NTLM, SASL_CRAM_MD5 };
 	size_t	i;
 	int	r;
+	bool	scram = false;
 
-	if (offered(&p->caps, SASL_GSSAPI)) {
-		if ((r = auth_sasl(p, SASL_GSSAPI)) <= 0)
-			return r;
-		p->s->status = 0;
-	}
-	for (i = 0; i < sizeof(masking) / sizeof(masking[0]); i++) {
-		if (!offered(&p->caps, masking[i]))
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if (!offered(&p->caps, order[i]) ||
+		    (order[i] == SASL_SCRAM_SHA1 && scram))
 			continue;
-		if ((r = auth_sasl(p, masking[i])) <= 0)
+		scram = scram || order[i] == SASL_SCRAM_SHA256;
+		if ((r = auth_sasl(p, order[i])) <= 0)
 			return r;
 		if (p->s->status != PS_AUTHFAIL)
 			return -1;
 		p->s->status = 0;
-		break;
 	}
 	return auth_user(p);
 }
@@ -309,6 +304,22 @@ authenticate(struct pop3 *p)
 	return r == 0 ? 0 : -1;
 }
 
+/* After a refused login the connection is still good: say QUIT, as the
+ * reference does, quietly (a server that hung up changes nothing); its
+ * reply is read unless pipelined commands are in the way. */
+static void
+quit_refused(struct pop3 *p)
+{
+	int	st = p->s->status;
+
+	if (st != PS_AUTHFAIL && st != PS_LOCKBUSY && st != PS_SERVBUSY)
+		return;
+	if (conn_printf(p->c, "QUIT\r\n") != 0 || conn_flush(p->c) != 0)
+		return;
+	if (!p->prelisted)
+		(void)conn_getline(p->c, p->line, POP3_LINE_MAX);
+}
+
 /* Greeting, capabilities, TLS, login. */
 int
 pop3_login(struct pop3 *p, const struct pop3_tls *t)
@@ -329,5 +340,8 @@ pop3_login(struct pop3 *p, const struct pop3_tls *t)
 		return -1;
 	if (t->mode != 3 && tls_step(p, t) != 0)
 		return -1;
-	return authenticate(p);
+	if (authenticate(p) == 0)
+		return 0;
+	quit_refused(p);
+	return -1;
 }

@@ -35,11 +35,11 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "auth.h"
 #include "buf.h"
 #include "conn.h"
 #include "i18n.h"
 #include "log.h"
+#include "sasl_run.h"
 #include "sink.h"
 #include "sink_priv.h"
 #include "xmalloc.h"
@@ -54,6 +54,8 @@
 #define SMTP_AUTH_PLAIN	0x01
 #define SMTP_AUTH_LOGIN	0x02
 #define SMTP_AUTH_CRAM	0x04
+#define SMTP_AUTH_SCRAM1	0x08
+#define SMTP_AUTH_SCRAM256	0x10
 
 struct smtp {
 	struct conn	*conn;		/* NULL when dead */
@@ -65,6 +67,7 @@ struct smtp {
 	bool		 cap_size;
 	bool		 cap_pipe;
 	int		 auth;		/* SMTP_AUTH_* offered */
+	int		 auth_code;	/* the last AUTH reply's code */
 	bool		 garbled;	/* last reply was not SMTP */
 };
 
@@ -112,8 +115,6 @@ static enum sink_result smtp_rcpt_verdict(struct sink *);
 static enum sink_result smtp_fallback(struct sink *, const struct sink_env *,
 		    int, int);
 static void	 smtp_auth(struct sink *);
-static int	 smtp_auth_step(struct sink *, const char *, bool);
-static char	*smtp_auth_challenge(struct sink *, size_t *);
 
 const struct sink_ops sink_smtp_ops = {
 	"SMTP",
@@ -364,159 +365,112 @@ smtp_greet(struct sink *s, const char *verb)
 /* ---------------------------------------------------------------- */
 /* AUTH                                                             */
 
-/*
- * Send one AUTH line (with mask, shown in the transcript as its first
- * keep bytes and "*") and read the reply: its code, or -1 when the
- * connection failed (it is then dropped).
- */
+/* AUTH MECH [initial-response] (RFC 4954); the response is masked. */
 static int
-smtp_auth_send(struct sink *s, const char *line, bool mask, size_t keep)
+smtp_sasl_start(void *arg, const char *mech, const char *ir)
 {
+	struct sink	*s = arg;
 	struct smtp	*sm = s->impl;
+
+	if (ir == NULL)
+		(void)conn_printf(sm->conn, "AUTH %s\r\n", mech);
+	else {
+		conn_mask_next(sm->conn, strlen("AUTH ") + strlen(mech) + 1);
+		(void)conn_printf(sm->conn, "AUTH %s %s\r\n", mech, ir);
+	}
+	return 0;
+}
+
+/* "334 challenge", 2xx, or a refusal (its code kept in sm->auth_code). */
+static enum sasl_reply
+smtp_sasl_next(void *arg, const char **text, size_t *len)
+{
+	struct sink	*s = arg;
+	struct smtp	*sm = s->impl;
+	const char	*p;
+	size_t		 n;
 	int		 code;
 
-	if (mask)
-		conn_mask_next(sm->conn, keep);
-	(void)conn_printf(sm->conn, "%s\r\n", line);
 	if (smtp_flush(s) == -1 || (code = smtp_reply(s, false)) == -1) {
 		smtp_drop(s);
-		return -1;
+		return SASL_R_ERROR;
 	}
-	return code;
+	sm->auth_code = code;
+	p = buf_data(sm->line);
+	n = buf_len(sm->line);
+	/* "334", "334 " and "334 !!" must not crash anything
+	 * (CVE-2025-61962): the text after "334 ", maybe empty */
+	*text = n > 4 ? p + 4 : "";
+	*len = n > 4 ? n - 4 : 0;
+	if (code == 334)
+		return SASL_R_CHALLENGE;
+	*len = 0;
+	return code / 100 == 2 ? SASL_R_SUCCESS : SASL_R_REFUSED;
 }
 
-/* smtp_auth_send() of a secret line, shown as "*" (keep 0 = whole). */
+/* One response line, masked. */
 static int
-smtp_auth_step(struct sink *s, const char *line, bool secret)
+smtp_sasl_respond(void *arg, const char *line, bool last)
 {
-	return smtp_auth_send(s, line, secret, 0);
-}
-
-/*
- * The decoded challenge of the 334 reply just read (allocated, *n its
- * length), or NULL when there is none or it is not base64: "334",
- * "334 " and "334 !!" must not crash anything (CVE-2025-61962).
- */
-static char *
-smtp_auth_challenge(struct sink *s, size_t *n)
-{
+	struct sink	*s = arg;
 	struct smtp	*sm = s->impl;
-	const char	*p = buf_data(sm->line);
-	size_t		 len = buf_len(sm->line);
 
-	if (len < 5 || p[3] != ' ')
-		return NULL;
-	return auth_b64_decode(p + 4, len - 4, n);
+	(void)last;
+	conn_mask_next(sm->conn, 0);
+	(void)conn_printf(sm->conn, "%s\r\n", line);
+	return 0;
 }
 
-/* Wipe and free a secret string; NULL ok. */
-static void
-smtp_auth_free(char *p)
-{
-	if (p == NULL)
-		return;
-	explicit_bzero(p, strlen(p));
-	free(p);
-}
-
-/* CRAM-MD5 (RFC 2195): the reply code at the end, -1 if the link died. */
+/* The mechanism to use among those the listener offers, best first. */
 static int
-smtp_auth_cram(struct sink *s)
+smtp_auth_mech(const struct smtp *sm)
 {
-	const struct sink_conf	*c = s->conf;
-	char			*chal, *dig, *b;
-	size_t			 n;
-	int			 code;
+	static const struct { int bit; enum sasl_mech m; } pref[] = {
+		{ SMTP_AUTH_SCRAM256, SASL_SCRAM_SHA256 },
+		{ SMTP_AUTH_SCRAM1, SASL_SCRAM_SHA1 },
+		{ SMTP_AUTH_CRAM, SASL_CRAM_MD5 },
+		{ SMTP_AUTH_PLAIN, SASL_PLAIN },
+		{ SMTP_AUTH_LOGIN, SASL_LOGIN },
+	};
+	size_t	i;
 
-	if ((code = smtp_auth_step(s, "AUTH CRAM-MD5", false)) != 334)
-		return code;
-	if ((chal = smtp_auth_challenge(s, &n)) == NULL)
-		return smtp_auth_step(s, "*", false);
-	dig = auth_cram_md5(c->esmtpname, c->esmtppassword, chal, n);
-	free(chal);
-	b = auth_b64_encode(dig, strlen(dig));
-	smtp_auth_free(dig);
-	code = smtp_auth_step(s, b, true);
-	smtp_auth_free(b);
-	return code;
-}
-
-/* PLAIN (RFC 4616) with the initial response. */
-static int
-smtp_auth_plain(struct sink *s)
-{
-	const struct sink_conf	*c = s->conf;
-	size_t			 nu = strlen(c->esmtpname);
-	size_t			 np = strlen(c->esmtppassword);
-	char			*raw, *b, *line;
-	int			 code;
-
-	raw = xmalloc(nu + np + 2);
-	raw[0] = '\0';
-	memcpy(raw + 1, c->esmtpname, nu);
-	raw[nu + 1] = '\0';
-	memcpy(raw + nu + 2, c->esmtppassword, np);
-	b = auth_b64_encode(raw, nu + np + 2);
-	explicit_bzero(raw, nu + np + 2);
-	free(raw);
-	line = xasprintf("AUTH PLAIN %s", b);
-	smtp_auth_free(b);
-	code = smtp_auth_send(s, line, true, strlen("AUTH PLAIN "));
-	smtp_auth_free(line);
-	if (code == 334)	/* it wants more: we have nothing more */
-		code = smtp_auth_step(s, "*", false);
-	return code;
-}
-
-/* LOGIN: user name and password, each after a 334. */
-static int
-smtp_auth_login(struct sink *s)
-{
-	const struct sink_conf	*c = s->conf;
-	char			*b;
-	int			 code;
-
-	if ((code = smtp_auth_step(s, "AUTH LOGIN", false)) != 334)
-		return code;
-	b = auth_b64_encode(c->esmtpname, strlen(c->esmtpname));
-	code = smtp_auth_step(s, b, true);
-	smtp_auth_free(b);
-	if (code != 334)
-		return code;
-	b = auth_b64_encode(c->esmtppassword, strlen(c->esmtppassword));
-	code = smtp_auth_step(s, b, true);
-	smtp_auth_free(b);
-	if (code == 334)	/* a third challenge: give up */
-		code = smtp_auth_step(s, "*", false);
-	return code;
+	for (i = 0; i < sizeof(pref) / sizeof(pref[0]); i++)
+		if (sm->auth & pref[i].bit)
+			return (int)pref[i].m;
+	return SASL_LOGIN;	/* offered nothing we know: try LOGIN */
 }
 
 /*
- * Authenticate with the first of CRAM-MD5, PLAIN, LOGIN the listener
- * offers, when esmtpname and esmtppassword are set.  A refusal is
- * logged and otherwise ignored (the listener decides what it accepts
- * unauthenticated); only a broken connection ends the attempt at this
- * host (sm->conn is then NULL).
+ * Authenticate with the best of SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5,
+ * PLAIN, LOGIN the listener offers, when esmtpname and esmtppassword
+ * are set.  A refusal is logged and otherwise ignored (the listener
+ * decides what it accepts unauthenticated); only a broken connection
+ * ends the attempt at this host (sm->conn is then NULL).
  */
 static void
 smtp_auth(struct sink *s)
 {
 	const struct sink_conf	*c = s->conf;
 	struct smtp		*sm = s->impl;
-	int			 code;
+	struct sasl_cred	 cred;
+	struct sasl_io		 io = { smtp_sasl_start, smtp_sasl_next,
+				    smtp_sasl_respond, s, true, s->name };
+	enum sasl_reply		 r;
 
 	if (c->esmtpname == NULL || *c->esmtpname == '\0' ||
 	    c->esmtppassword == NULL || *c->esmtppassword == '\0')
 		return;
-	if (sm->auth & SMTP_AUTH_CRAM)
-		code = smtp_auth_cram(s);
-	else if (sm->auth & SMTP_AUTH_PLAIN)
-		code = smtp_auth_plain(s);
-	else
-		code = smtp_auth_login(s);
-	if (code != -1 && code / 100 != 2)
+	memset(&cred, 0, sizeof(cred));
+	cred.user = c->esmtpname;
+	cred.pass = c->esmtppassword;
+	cred.host = s->name;
+	cred.service = "smtp";
+	sm->auth_code = 0;
+	r = sasl_run(&io, (enum sasl_mech)smtp_auth_mech(sm), &cred);
+	if (r == SASL_R_REFUSED && sm->conn != NULL)
 		log_err(_("%s authentication as %s failed: %s"), s->name,
-		    c->esmtpname, buf_data(sm->text));
+		    c->esmtpname, sm->auth_code > 0 ? buf_data(sm->text) :
+		    "?");
 }
 
 /* ---------------------------------------------------------------- */
@@ -596,6 +550,12 @@ smtp_cap(struct smtp *sm, const char *p, size_t n)
 			else if (j - i == 8 &&
 			    strncasecmp(p + i, "CRAM-MD5", 8) == 0)
 				sm->auth |= SMTP_AUTH_CRAM;
+			else if (j - i == 11 &&
+			    strncasecmp(p + i, "SCRAM-SHA-1", 11) == 0)
+				sm->auth |= SMTP_AUTH_SCRAM1;
+			else if (j - i == 13 &&
+			    strncasecmp(p + i, "SCRAM-SHA-256", 13) == 0)
+				sm->auth |= SMTP_AUTH_SCRAM256;
 		}
 	}
 }
