@@ -964,3 +964,73 @@ conn_tls_peer(const struct conn *c)
 
 	return ti != NULL ? ti->summary : NULL;
 }
+
+/* ---------------------------------------------------------------- */
+/* waiting on two connections (the ODMR relay)                      */
+
+/* One non-blocking read attempt into c->in: 1 = input, EOF or error is
+ * there for the next read to report; 0 = nothing yet, *want says what
+ * to poll for; -1 = buffer limit. */
+static int
+conn_try_fill(struct conn *c, int *want)
+{
+	char	*p;
+	ssize_t	 r;
+
+	if (buf_len(c->in) > 0)
+		return 1;
+	if (buf_room(c->in) < CONN_READSZ)
+		buf_set_max(c->in, buf_len(c->in) + CONN_READSZ);
+	if ((p = buf_reserve(c->in, CONN_READSZ)) == NULL) {
+		conn_seterr(c, _("input buffer limit reached"));
+		return -1;
+	}
+	r = conn_io_read(c, p, CONN_READSZ);
+	if (r > 0)
+		buf_commit(c->in, (size_t)r);
+	if (r >= 0 || r == -1)
+		return 1;
+	*want = (int)r;
+	return 0;
+}
+
+int
+conn_await_either(struct conn *a, struct conn *b, int seconds)
+{
+	struct conn	*cs[2] = { a, b };
+	struct pollfd	 pfd[2];
+	int64_t		 deadline = 0, left;
+	int		 i, n, want, ready;
+
+	if (seconds > 0)
+		deadline = conn_now() + (int64_t)seconds * 1000;
+	for (;;) {
+		ready = 0;
+		for (i = 0; i < 2; i++) {
+			want = CONN_WANT_READ;
+			n = conn_try_fill(cs[i], &want);
+			if (n == -1)
+				return -1;
+			if (n == 1)
+				ready |= 1 << i;
+			pfd[i].fd = want == CONN_WANT_WRITE ? cs[i]->wfd :
+			    cs[i]->rfd;
+			pfd[i].events = want == CONN_WANT_WRITE ? POLLOUT :
+			    POLLIN;
+			pfd[i].revents = 0;
+		}
+		if (ready != 0)
+			return ready;
+		left = -1;
+		if (deadline != 0) {
+			left = deadline - conn_now();
+			if (left <= 0)
+				return 0;
+		}
+		n = poll(pfd, 2, left > INT_MAX ? INT_MAX : (int)left);
+		if (n == -1 && errno != EINTR) {
+			conn_seterr(a, "poll: %s", strerror(errno));
+			return -1;
+		}
+	}
+}

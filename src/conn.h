@@ -163,4 +163,13 @@ const char	*conn_tls_peer(const struct conn *);
 /* Host name given to conn_connect(), else NULL.  Borrowed. */
 const char	*conn_host(const struct conn *);
 
+/*
+ * Wait up to seconds (0 or less: without limit) until a or b has
+ * something to read: the result has bit 1 set for a and bit 2 for b
+ * (input buffered, or an EOF or error the next read reports); 0 = the
+ * time passed in silence; -1 = error (conn_error(a)).  For relaying
+ * one stream into another; the conns stay usable.
+ */
+int		 conn_await_either(struct conn *a, struct conn *b, int seconds);
+
 #endif

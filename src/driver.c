@@ -463,8 +463,10 @@ one_session(struct drv *d, const struct tls_opts *to,
 		d->s.status = PS_PROTOCOL;
 	conn_free(d->s.conn);
 	d->s.conn = NULL;
+	if (relay_trigger(d->proto))	/* ETRN/ODMR report it themselves */
+		return d->s.status;
 	login_failure(d);
-	if (d->s.status != 0 || relay_trigger(d->proto))
+	if (d->s.status != 0)
 		return d->s.status;
 	if (d->limit_hit) {
 		unsigned long left = d->count - (d->s.fetched - before);
