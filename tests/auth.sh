@@ -16,6 +16,9 @@
 #      a failing passwordcommand is exit 3 with nothing sent
 #   E  the reference fetchmail with auth any on the same server logs in
 #      with CRAM-MD5 (what ours does when SCRAM is not offered)
+#   G  EXTERNAL with a TLS client certificate (CN = the user name) over
+#      IMAPS and POP3S; IMAP auth any prefers it when a certificate is
+#      configured; without a certificate the login fails and nothing moves
 #   F  proto auto: IMAP when the server speaks it; a POP3 server's
 #      greeting makes it try POP3 (the reference waits there for ever);
 #      a refused connection ends the poll with exit 2, as the reference
@@ -35,7 +38,7 @@ if [ ! -x "$FM" ]; then
 	exit 0
 fi
 
-PLAN=97
+PLAN=108
 echo "1..$PLAN"
 . "$top/tests/tap.sh"
 bail() {
@@ -53,7 +56,7 @@ export DOVECOT_EXTRA_CONF="service anvil {
     mode = 0
   }
 }"
-USERS=$(seq -f "u%g" 1 26)
+USERS=$(seq -f "u%g" 1 32)
 for u in $USERS; do dovecot_add_user "$u" "$PW"; done
 dovecot_start || bail "dovecot did not start"
 W=$PEERS_TMP/w
@@ -246,6 +249,71 @@ done
 PORT=1 poll "$FM" u1 auto any
 check "F: proto auto, connection refused: exit 2" rc_is 2
 check "F: ... POP3 is not tried" eval '! printf "%s" "$out" | grep -q "protocol POP3"'
+
+# ------------------------------------------------- G: EXTERNAL
+G=$PEERS_TMP/clientcert
+mkdir -p "$G"
+# clientcert USER: a certificate for USER signed by the test CA
+clientcert() {
+	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+	    -out "$G/$1.key" 2>/dev/null &&
+	openssl req -new -key "$G/$1.key" -subj "/O=fetchmail test/CN=$1" \
+	    -out "$G/$1.csr" 2>/dev/null &&
+	printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' \
+	    >"$G/$1.ext" &&
+	openssl x509 -req -in "$G/$1.csr" -CA "$PEERS_CA" \
+	    -CAkey "$PEERS_CERTS/ca.key" -CAcreateserial -days 2 \
+	    -extfile "$G/$1.ext" -out "$G/$1.pem" 2>/dev/null
+}
+# the next three users log in with certificates; EXTERNAL needs their
+# passdb entries without a password (written before the restart, which
+# makes Dovecot read the file again)
+for i in 1 2 3; do
+	u=u$((n + i))
+	clientcert "$u" || bail "client certificate for $u failed"
+	sed -i "s|^$u:[^:]*:\\(.*\\):\$|$u::\\1:nopassword=y|" "$DOVECOT_PASSWD"
+done
+export DOVECOT_MECHS="$ALL external"
+DOVECOT_EXTRA_CONF="$DOVECOT_EXTRA_CONF
+ssl_ca = <$PEERS_CA
+ssl_verify_client_cert = yes
+ssl_require_crl = no
+auth_ssl_username_from_cert = yes
+ssl_cert_username_field = commonName"
+export DOVECOT_EXTRA_CONF
+dovecot_restart || bail "restart with client certificates failed"
+# tls_poll USER PROTO AUTH [CERT]: a poll over implicit TLS
+tls_poll() {
+	local u=$1 proto=$2 auth=$3 cert=${4:-} port=$DOVECOT_POP3S_PORT
+	[ "$proto" = imap ] && port=$DOVECOT_IMAPS_PORT
+	{
+		printf 'poll localhost via 127.0.0.1 proto %s service %s auth %s\n' \
+		    "$proto" "$port" "$auth"
+		printf '  user %s is %s here password "%s" ssl\n' "$u" "$(id -un)" "$PW"
+		printf '  sslcertfile "%s" sslcommonname localhost\n' "$PEERS_CA"
+		[ -n "$cert" ] &&
+		    printf '  sslcert "%s/%s.pem" sslkey "%s/%s.key"\n' "$G" "$cert" "$G" "$cert"
+		printf '  mda "cat >>%s/out/%s"\n' "$W" "$u"
+	} >"$W/rc.$u"
+	out=$(peers_fetchmail "$FM" "$W/home.$u" "$W/rc.$u" -v 2>&1)
+	rc=$?
+}
+for row in "imap external" "pop3 external" "imap any"; do
+	set -- $row
+	n=$((n + 1)); u=u$n
+	msg "$u" >"$W/m.$u"
+	dovecot_inject "$u" "$W/m.$u" || bail "inject failed"
+	tls_poll "$u" "$1" "$2" "$u"
+	check "G: $1 auth $2 with a client certificate: exit 0" rc_is 0
+	check "G: ... Dovecot logged in with EXTERNAL" logged_in "$u" EXTERNAL
+	check "G: ... delivered" delivered "$u"
+done
+n=$((n + 1)); u=u$n
+msg "$u" >"$W/m.$u"
+dovecot_inject "$u" "$W/m.$u" || bail "inject failed"
+tls_poll "$u" imap external
+check "G: auth external without a certificate: exit 3" rc_is 3
+check "G: ... the mail stays" kept "$u"
 
 [ "$k" = "$PLAN" ] || echo "# planned $PLAN, ran $k"
 exit $((failed > 0))
