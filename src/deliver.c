@@ -442,6 +442,18 @@ stream_body(struct drv *d, struct msgsrc *src)
 	return r;
 }
 
+/* SDPS: the envelope sender from *ENV ("" for the null sender) in
+ * place of the one found in the header; *copy holds the result, which
+ * borrows FROM. */
+static const struct msg_info *
+sdps_sender(const struct msg_info *info, char *from, struct msg_info *copy)
+{
+	*copy = *info;
+	copy->sender_null = *from == '\0';
+	copy->sender = *from == '\0' ? NULL : from;
+	return copy;
+}
+
 /* MAIL FROM (or %F) for the sink in use, as the reference picks it;
  * allocated. */
 static char *
@@ -728,11 +740,33 @@ md_dns(void *arg, const char *name)
 	}
 }
 
+/* SDPS: the envelope recipient from *ENV becomes the envelope header
+ * the search uses, put in front of the fields (*line keeps its text,
+ * the caller frees it); returns the new field array. */
+static struct rcpt_field *
+sdps_envelope(struct rcpt_field *f, size_t *nf, const char *to,
+    struct rcpt_opts *ro, char **line)
+{
+	struct rcpt_field *g = xcalloc(*nf + 1, sizeof(*g));
+
+	*line = xasprintf("X-SDPS-Envelope-To: <%s>", to);
+	g[0].text = *line;
+	g[0].len = strlen(*line);
+	if (*nf > 0)
+		memcpy(g + 1, f, *nf * sizeof(*f));
+	free(f);
+	(*nf)++;
+	ro->envelope = "X-SDPS-Envelope-To";
+	ro->no_envelope = false;
+	ro->envskip = 0;
+	return g;
+}
+
 /* Multidrop: find the message's recipients into *res (rcpt_find with
  * the query's settings) and log how; false (nothing logged) when the
  * message is a duplicate of the previous one (md_duplicate()). */
 static bool
-md_find(struct drv *d, struct rcpt_result *res)
+md_find(struct drv *d, const struct msgref *m, struct rcpt_result *res)
 {
 	struct md_ctx	 c = { d, NULL, NULL, 0 };
 	bool		 dup;
@@ -740,6 +774,7 @@ md_find(struct drv *d, struct rcpt_result *res)
 	struct rcpt_opts ro;
 	struct rcpt_field *f;
 	const char	**maps;
+	char		*sdps = NULL;
 	size_t		 nf, i;
 
 	memset(&ro, 0, sizeof(ro));
@@ -768,10 +803,13 @@ md_find(struct drv *d, struct rcpt_result *res)
 	ro.log = md_log;
 	ro.log_arg = &c;
 	f = msg_rcpt_fields(d->msg, &nf);
+	if (m->sdps_to != NULL)
+		f = sdps_envelope(f, &nf, m->sdps_to, &ro, &sdps);
 	rcpt_find(f, nf, &ro, res);
 	dup = md_duplicate(d, f, nf, res->envelope_found);
 	md_log_flush(&c, dup);
 	free(f);
+	free(sdps);
 	free(maps);
 	return !dup;
 }
@@ -826,12 +864,13 @@ to_sink(struct drv *d, const struct msgref *m, struct msgsrc *src,
 	enum sink_result r;
 	enum msg_fate	 fate;
 	char		*sender, *warning = NULL;
+	struct msg_info	 sinfo;
 	bool		 multi = rcpt_is_multidrop(o->localnames.n, o->wildcard);
 	int		 b;
 
 	memset(&res, 0, sizeof(res));
 	if (multi) {
-		if (!md_find(d, &res)) {
+		if (!md_find(d, m, &res)) {
 			/* a duplicate: refused, not forwarded */
 			rcpt_result_free(&res);
 			return drain(d, src) < 0 ? FATE_ABORT :
@@ -847,6 +886,8 @@ to_sink(struct drv *d, const struct msgref *m, struct msgsrc *src,
 		rcpt_result_free(&res);
 		return drain(d, src) < 0 ? FATE_ABORT : FATE_KEEP;
 	}
+	if (m->sdps_from != NULL)
+		info = sdps_sender(info, m->sdps_from, &sinfo);
 	sender = envelope_sender(d, info);
 	a.info = info;
 	a.sender = sender;

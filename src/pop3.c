@@ -18,11 +18,18 @@
 #include "pop3.h"
 #include "pop3_parse.h"
 #include "pop3_priv.h"
+#include "rcpt.h"
 #include "session.h"
 #include "tls.h"
 #include "xmalloc.h"
 
 static int	quit_reply(struct pop3 *);
+
+/* The *ENV reply being read: its message and the line count. */
+struct env_ctx {
+	struct msgref	*m;
+	int		 n;
+};
 
 /* Report a connection failure and set the socket status. */
 int
@@ -417,6 +424,53 @@ dele_reply(struct pop3 *p, struct msgref *m)
 	return 0;
 }
 
+/* One line of an *ENV reply: the 4th line counting the status line
+ * is the envelope sender (kept without <>, "" for the null sender),
+ * the 5th the recipient (Demon's SDPS). */
+static void
+env_line(void *arg, const char *line, size_t len)
+{
+	struct env_ctx	*c = arg;
+	char		*v;
+
+	if (++c->n != 4 && c->n != 5)
+		return;
+	while (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+		len--;
+	while (len > 0 && (*line == ' ' || *line == '\t')) {
+		line++;
+		len--;
+	}
+	if (len >= 2 && line[0] == '<' && line[len - 1] == '>') {
+		line++;
+		len -= 2;
+	}
+	v = xstrndup(line, len);
+	if (c->n == 4) {
+		free(c->m->sdps_from);
+		c->m->sdps_from = v;
+	} else {
+		free(c->m->sdps_to);
+		c->m->sdps_to = len > 0 ? v : (free(v), NULL);
+	}
+}
+
+/* Read the reply to *ENV (SDPS): the message's envelope.  A -ERR only
+ * leaves the message without one. */
+static int
+env_reply(struct pop3 *p, struct msgref *m)
+{
+	struct env_ctx	 c = { m, 0 };
+	int		 r;
+
+	if ((r = pop3_reply(p, NULL, NULL)) < 0)
+		return -1;
+	if (r != POP3_OK)
+		return 0;
+	c.n = 1;		/* the status line counts as the first */
+	return multiline(p, env_line, &c);
+}
+
 /* Read a RETR reply and hand the body to the driver. */
 static int
 retr_reply(struct pop3 *p, struct msgref *m, size_t idx)
@@ -474,6 +528,11 @@ fill(struct pop3 *p, struct listing *l, size_t *next, size_t window)
 		struct msgref *m = &l->m[*next];
 
 		if (m->action == MSGA_FETCH) {
+			if (p->sdps) {
+				if (pop3_sendf(p, "*ENV %lu", m->num) != 0)
+					return -1;
+				push(p, PC_ENV, *next);
+			}
 			if (pop3_sendf(p, "RETR %lu", m->num) != 0)
 				return -1;
 			push(p, PC_RETR, *next);
@@ -550,6 +609,9 @@ run_plan(struct pop3 *p, struct listing *l)
 		case PC_DELE:
 			r = dele_reply(p, &l->m[e.idx]);
 			break;
+		case PC_ENV:
+			r = env_reply(p, &l->m[e.idx]);
+			break;
 		default:
 			r = retr_reply(p, &l->m[e.idx], e.idx);
 			break;
@@ -585,9 +647,25 @@ quit_reply(struct pop3 *p)
 static void
 listing_free(struct listing *l)
 {
-	for (size_t i = 0; i < l->n; i++)
+	for (size_t i = 0; i < l->n; i++) {
 		free(l->m[i].uid);
+		free(l->m[i].sdps_from);
+		free(l->m[i].sdps_to);
+	}
 	free(l->m);
+}
+
+/* SDPS envelopes are asked for with `proto sdps`, and for a multidrop
+ * mailbox at Demon (a greeting naming demon.), as the reference does. */
+static int
+sdps_check(struct pop3 *p)
+{
+	const struct cfg_opts *o = &p->s->q->o;
+
+	p->sdps = o->proto == P_SDPS ||
+	    (rcpt_is_multidrop(o->localnames.n, o->wildcard) &&
+	    p->greeting != NULL && strstr(p->greeting, "demon.") != NULL);
+	return 0;
 }
 
 int
@@ -602,7 +680,8 @@ pop3_session(struct session *s, const struct pop3_tls *t)
 	p.s = s;
 	p.c = s->conn;
 	p.line = buf_create(POP3_LINE_MAX);
-	if (pop3_login(&p, t) == 0 && list_mailbox(&p, &l, &octets) == 0 &&
+	if (pop3_login(&p, t) == 0 && sdps_check(&p) == 0 &&
+	    list_mailbox(&p, &l, &octets) == 0 &&
 	    s->ops->plan(s, l.m, l.n, octets) == 0 && run_plan(&p, &l) == 0)
 		r = 0;
 	listing_free(&l);

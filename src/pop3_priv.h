@@ -20,7 +20,8 @@ enum pcmd {
 	PC_RETR,		/* RETR of a message to deliver */
 	PC_DELE,		/* DELE of a delivered message */
 	PC_SKIPDELE,		/* DELE of a message deleted unread */
-	PC_QUIT			/* the end of the session */
+	PC_QUIT,		/* the end of the session */
+	PC_ENV			/* SDPS *ENV of a message to fetch */
 };
 
 struct pending {
@@ -48,6 +49,7 @@ struct pop3 {
 	bool		 body_done;
 	bool		 body_err;
 	bool		 dele_failed;	/* a DELE got -ERR */
+	bool		 sdps;		/* *ENV before each RETR */
 	bool		 prelisted;	/* STAT, UIDL, LIST sent with the
 					 * login */
 	bool		 lazy;		/* the plan runs: replies do not

@@ -57,6 +57,9 @@ struct msgref {
 	 * old as the reference decides; its UID as a number */
 	bool			 seen_flag;
 	uint32_t		 imap_uid;
+	/* SDPS (Demon's POP3): the envelope from *ENV without <>, or NULL
+	 * (sender "" for the null sender); owned by the protocol */
+	char			*sdps_from, *sdps_to;
 };
 
 /* What became of a fetched message. */

@@ -84,6 +84,9 @@ Scenario (JSON file and/or options; options win):
      "user": "alice", "password": "secret",
      "pipelining": true, "uidl": true, "top": true,
      "smtp_pipelining": false,
+     "greeting": "faultpeer POP3 server ready",   # text after "+OK "
+     "sdps_env": {"m1": ["from@x", "to@y"]},  # Demon SDPS: answer
+                                    # "*ENV n" (sender, recipient by id)
      "faults": ["pop3:RETR@3=drop", {"side": "smtp", "step": "EOD", "n": 2,
                 "action": "4xx", "code": 452, "times": 1}]}
 
@@ -400,7 +403,9 @@ class Peer:
                             ("top", True), ("smtp_pipelining", False),
                             ("user", "alice"), ("password", "secret"),
                             ("smtp_auth", None), ("smtp_auth_user", "fmuser"),
-                            ("smtp_auth_password", "fmpass")):
+                            ("smtp_auth_password", "fmpass"),
+                            ("greeting", "faultpeer POP3 server ready"),
+                            ("sdps_env", None)):
                 if initial:
                     setattr(self, k, cfg.get(k, dflt))
                 elif k in cfg:
@@ -782,7 +787,7 @@ class Pop3Session(Session):
             if f.action in ("dropafter", "stallafter"):
                 self.ev("FAULT", "greeting not sent")
                 self.drop() if f.action == "dropafter" else self.stall()
-        self.reply("+OK faultpeer POP3 server ready\r\n")
+        self.reply("+OK %s\r\n" % self.peer.greeting)
         while True:
             ln = self.readline()
             if ln is None:
@@ -955,6 +960,17 @@ class Pop3Session(Session):
             return ("+OK %d messages\r\n" % len(self.snapshot)).encode(), False
         if cmd == "LAST":
             return b"-ERR unknown command\r\n", False
+        if cmd == "*ENV" and p.sdps_env is not None:
+            # Demon's SDPS: the 3rd and 4th lines after the status line
+            # are the envelope sender and recipient
+            if not args:
+                return b"-ERR missing argument\r\n", False
+            n, m = self.msg(args[0])
+            if m is None or n in self.marked:
+                return b"-ERR no such message\r\n", False
+            fr, to = p.sdps_env.get(m.id, ["", ""])
+            return ("+OK envelope follows\r\n%s\r\nfaultpeer\r\n%s\r\n"
+                    "%s\r\n.\r\n" % (m.id, fr, to)).encode(), False
         return b"-ERR unknown command\r\n", False
 
 
