@@ -15,6 +15,7 @@
 #include "imap_parse.h"
 #include "imap_priv.h"
 #include "log.h"
+#include "login.h"
 #include "pop3.h"
 #include "sasl_run.h"
 #include "session.h"
@@ -198,25 +199,11 @@ sasl_respond(void *arg, const char *line, bool last)
 static int
 auth_sasl(struct imap *ip, enum sasl_mech m)
 {
-	const struct cfg_opts *o = &ip->s->q->o;
 	struct imap_sasl a = { ip, 0 };
 	struct sasl_io	 io = { sasl_start, sasl_next, sasl_respond, &a,
 			    ip->caps.sasl_ir, ip->s->host };
-	struct sasl_cred c;
-	enum sasl_reply	 r;
 
-	memset(&c, 0, sizeof(c));
-	c.user = o->remote;
-	c.pass = ip->s->password;
-	c.host = ip->s->truename ? ip->s->truename : ip->s->host;
-	c.service = "imap";
-	c.principal = o->principal;
-	r = sasl_run(&io, m, &c);
-	if (r == SASL_R_SUCCESS)
-		return 0;
-	if (r == SASL_R_REFUSED && ip->s->status == 0)
-		ip->s->status = PS_AUTHFAIL;
-	return r == SASL_R_ERROR ? -1 : 1;
+	return login_sasl(ip->s, &io, m, "imap");
 }
 
 /* Whether the server offers mechanism M (and this build has it). */
@@ -279,25 +266,6 @@ auth_any(struct imap *ip)
 	return 1;
 }
 
-/* The SASL mechanism an `auth` value names; -1 for none. */
-static int
-auth_mech(int auth)
-{
-	switch (auth) {
-	case A_CRAM_MD5:	return SASL_CRAM_MD5;
-	case A_SCRAM_SHA1:	return SASL_SCRAM_SHA1;
-	case A_SCRAM_SHA256:	return SASL_SCRAM_SHA256;
-	case A_OTP:		return SASL_OTP;
-	case A_NTLM:		return SASL_NTLM;
-	case A_GSSAPI:
-	case A_KERBEROS_V5:	return SASL_GSSAPI;
-	case A_EXTERNAL:	return SASL_EXTERNAL;
-	case A_OAUTHBEARER:	return SASL_OAUTHBEARER;
-	case A_XOAUTH2:		return SASL_XOAUTH2;
-	default:		return -1;
-	}
-}
-
 /* Log in as the configured method asks; 0, or -1 (status set). */
 static int
 authenticate(struct imap *ip)
@@ -321,7 +289,7 @@ authenticate(struct imap *ip)
 			    "forbids it (LOGINDISABLED)."), ip->s->host);
 		else
 			r = auth_login(ip);
-	} else if ((m = auth_mech(o->auth)) < 0 ||
+	} else if ((m = login_sasl_mech(o->auth)) < 0 ||
 	    !sasl_mech_available((enum sasl_mech)m))
 		log_err(_("authentication method %s is not supported for IMAP "
 		    "in this build"), cfg_auth_name(o->auth));

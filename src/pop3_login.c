@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "i18n.h"
 #include "log.h"
+#include "login.h"
 #include "pop3.h"
 #include "pop3_priv.h"
 #include "sasl_run.h"
@@ -173,36 +174,14 @@ sasl_respond(void *arg, const char *line, bool last)
 	return last ? pop3_prelist(p) : 0;
 }
 
-/* Credentials for a SASL mechanism from the query. */
-static void
-sasl_cred(const struct pop3 *p, struct sasl_cred *c)
-{
-	const struct cfg_opts *o = &p->s->q->o;
-
-	memset(c, 0, sizeof(*c));
-	c->user = o->remote;
-	c->pass = p->s->password;
-	c->host = p->s->truename ? p->s->truename : p->s->host;
-	c->service = "pop";
-	c->principal = o->principal;
-}
-
 /* Log in with one SASL mechanism: 0, 1 refused (status set), -1 error. */
 static int
 auth_sasl(struct pop3 *p, enum sasl_mech m)
 {
-	struct sasl_cred	 c;
-	struct sasl_io		 io = { sasl_start, sasl_next, sasl_respond,
-				    p, true, p->s->host };
-	enum sasl_reply		 r;
+	struct sasl_io	io = { sasl_start, sasl_next, sasl_respond, p, true,
+			    p->s->host };
 
-	sasl_cred(p, &c);
-	r = sasl_run(&io, m, &c);
-	if (r == SASL_R_SUCCESS)
-		return 0;
-	if (r == SASL_R_REFUSED && p->s->status == 0)
-		p->s->status = PS_AUTHFAIL;
-	return r == SASL_R_ERROR ? -1 : 1;
+	return login_sasl(p->s, &io, m, "pop");
 }
 
 /* Whether the server's CAPA offers mechanism M (and this build has
@@ -254,25 +233,6 @@ auth_any(struct pop3 *p)
 	return auth_user(p);
 }
 
-/* The SASL mechanism an `auth` value names; -1 for none. */
-static int
-auth_mech(int auth)
-{
-	switch (auth) {
-	case A_CRAM_MD5:	return SASL_CRAM_MD5;
-	case A_SCRAM_SHA1:	return SASL_SCRAM_SHA1;
-	case A_SCRAM_SHA256:	return SASL_SCRAM_SHA256;
-	case A_OTP:		return SASL_OTP;
-	case A_NTLM:		return SASL_NTLM;
-	case A_GSSAPI:
-	case A_KERBEROS_V5:	return SASL_GSSAPI;
-	case A_EXTERNAL:	return SASL_EXTERNAL;
-	case A_OAUTHBEARER:	return SASL_OAUTHBEARER;
-	case A_XOAUTH2:		return SASL_XOAUTH2;
-	default:		return -1;
-	}
-}
-
 /* Log in as the configured method asks; 0, or -1 (status set). */
 static int
 authenticate(struct pop3 *p)
@@ -293,7 +253,7 @@ authenticate(struct pop3 *p)
 		return auth_user(p);
 	if (o->auth == A_ANY || o->auth == A_UNSET)
 		r = auth_any(p);
-	else if ((m = auth_mech(o->auth)) < 0 ||
+	else if ((m = login_sasl_mech(o->auth)) < 0 ||
 	    !sasl_mech_available((enum sasl_mech)m)) {
 		log_err(_("authentication method %s is not supported for POP3 "
 		    "in this build"), cfg_auth_name(o->auth));
