@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "cfg.h"
+#include "attempts.h"
 #include "conn.h"
 #include "driver_priv.h"
 #include "i18n.h"
@@ -223,44 +224,6 @@ expand_plugin(const char *cmd, const char *host, const char *port)
 	return r;
 }
 
-/* What the attempts on the server's addresses said. */
-struct attempts {
-	const char	*host, *port;	/* as configured */
-	char		*errors;	/* "name N: ..." lines */
-	char		*last;		/* the last reason */
-	unsigned	 n;
-};
-
-/* Report one connection attempt as the reference does. */
-static void
-attempt(void *arg, const char *addr, const char *port, const char *why)
-{
-	struct attempts	*a = arg;
-	char		*line, *t;
-
-	if (why == NULL) {
-		if (log_verbosity() >= 1)
-			log_progress(_("Trying to connect to %s/%s..."), addr,
-			    port);
-		return;
-	}
-	if (log_verbosity() >= 1) {
-		log_progress_more("%s", _("connection failed."));
-		log_progress_end();
-		log_err(_("connection to %s:%s [%s/%s] failed: %s."), a->host,
-		    a->port, addr, port, why);
-	}
-	line = xasprintf(_("name %u: connection to %s:%s [%s/%s] failed: "
-	    "%s."), a->n++, a->host, a->port, addr, port, why);
-	t = a->errors == NULL ? line : xasprintf("%s\n%s", a->errors, line);
-	if (t != line)
-		free(line);
-	free(a->errors);
-	a->errors = t;
-	free(a->last);
-	a->last = xstrdup(why);
-}
-
 /* The port a protocol uses when no `service` is given. */
 static const char *
 default_port(int proto, bool ssl)
@@ -314,7 +277,7 @@ connect_server(struct drv *d, const struct tls_opts *to, bool ssl)
 		struct attempts	 a = { d->s.host, port, NULL, NULL, 0 };
 
 		d->s.conn = conn_connect_report(d->s.host, port, o->timeout.v,
-		    attempt, &a, &cause);
+		    attempts_report, &a, &cause);
 		if (d->s.conn != NULL && log_verbosity() >= 1) {
 			log_progress_more("%s", _("connected."));
 			log_progress_end();
@@ -325,8 +288,7 @@ connect_server(struct drv *d, const struct tls_opts *to, bool ssl)
 			free(cause);
 			cause = xstrdup(a.last);
 		}
-		free(a.errors);
-		free(a.last);
+		attempts_free(&a);
 	}
 	if (d->s.conn == NULL) {
 		log_progress_end();

@@ -17,6 +17,7 @@
 #include "auth.h"
 #include "buf.h"
 #include "cfg.h"
+#include "attempts.h"
 #include "conn.h"
 #include "etrn.h"
 #include "i18n.h"
@@ -27,13 +28,6 @@
 
 #define RELAY_CHUNK	8192	/* relayed per read: a line or its piece */
 #define ODMR_LINE_MAX	4096	/* longest reply line (AUTH, ATRN) */
-
-/* The listener connection attempts, reported as the reference does. */
-struct attempts {
-	const char	*host, *port;	/* as configured */
-	char		*errors;	/* "name N: ..." lines */
-	unsigned	 n;
-};
 
 /* The relay's state: which way data goes and whether message data
  * (not shown in the transcript) is flowing. */
@@ -46,7 +40,6 @@ struct relay {
 
 static int	 odmr_auth(struct session *);
 static int	 atrn(struct session *);
-static void	 attempt(void *, const char *, const char *, const char *);
 static const char *lookup_error(const char *, const char *, const char *);
 static struct conn *listener_try(struct session *, const char *);
 static struct conn *listener_connect(struct session *);
@@ -145,35 +138,6 @@ out:
 	return st;
 }
 
-/* Report one connection attempt to the listener (as the driver does
- * for the server). */
-static void
-attempt(void *arg, const char *addr, const char *port, const char *why)
-{
-	struct attempts	*a = arg;
-	char		*line, *t;
-
-	if (why == NULL) {
-		if (log_verbosity() >= 1)
-			log_progress(_("Trying to connect to %s/%s..."), addr,
-			    port);
-		return;
-	}
-	if (log_verbosity() >= 1) {
-		log_progress_more("%s", _("connection failed."));
-		log_progress_end();
-		log_err(_("connection to %s:%s [%s/%s] failed: %s."), a->host,
-		    a->port, addr, port, why);
-	}
-	line = xasprintf(_("name %u: connection to %s:%s [%s/%s] failed: "
-	    "%s."), a->n++, a->host, a->port, addr, port, why);
-	t = a->errors == NULL ? line : xasprintf("%s\n%s", a->errors, line);
-	if (t != line)
-		free(line);
-	free(a->errors);
-	a->errors = t;
-}
-
 /* The resolver's message in conn_connect()'s "HOST port PORT: TEXT". */
 static const char *
 lookup_error(const char *cause, const char *host, const char *port)
@@ -204,12 +168,11 @@ listener_try(struct session *s, const char *entry)
 		port = sl + 1;
 	} else
 		host = xstrdup(entry);
+	memset(&a, 0, sizeof(a));
 	a.host = host;
 	a.port = port;
-	a.errors = NULL;
-	a.n = 0;
-	c = conn_connect_report(host, port, s->q->o.timeout.v, attempt, &a,
-	    &cause);
+	c = conn_connect_report(host, port, s->q->o.timeout.v,
+	    attempts_report, &a, &cause);
 	if (c != NULL && log_verbosity() >= 1) {
 		log_progress_more("%s", _("connected."));
 		log_progress_end();
@@ -223,7 +186,7 @@ listener_try(struct session *s, const char *entry)
 			log_err(_("getaddrinfo(\"%s\",\"%s\") error: %s"),
 			    host, port, lookup_error(cause, host, port));
 	}
-	free(a.errors);
+	attempts_free(&a);
 	free(cause);
 	free(host);
 	return c;
