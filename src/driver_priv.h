@@ -49,6 +49,16 @@ struct drv {
 	bool			 uid_unsynced;	/* marked, not yet fsynced */
 };
 
+/* deliver_md.c: multidrop.  md_find(): the message's recipients into
+ * *res with the query's settings, logged; false (nothing logged) when
+ * it is a duplicate of the query's previous message.  md_warning(): the
+ * X-Fetchmail-Warning text (allocated, or NULL). */
+struct rcpt_result;
+struct msg_info;
+bool	md_find(struct drv *, const struct msgref *, struct rcpt_result *);
+char	*md_warning(struct drv *, const struct rcpt_result *,
+	    const struct msg_info *);
+
 /* deliver.c */
 extern const struct session_ops driver_ops;
 void	deliver_setup(struct drv *);
