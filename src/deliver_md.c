@@ -345,34 +345,23 @@ md_find(struct drv *d, const struct msgref *m, struct rcpt_result *res)
 	return !dup;
 }
 
-/* Multidrop: the X-Fetchmail-Warning text (allocated, or NULL): rcpt's,
- * embedded NULs, the local recipients the listener refused. */
+/* Multidrop: the X-Fetchmail-Warning text (allocated, or NULL): rcpt's
+ * and embedded NULs.  Local recipients the listener refused are not
+ * listed: 6.4.37 has code for that, but it never runs (the list is
+ * emptied before the header is written), and the header must match. */
 char *
 md_warning(struct drv *d, const struct rcpt_result *res,
     const struct msg_info *info)
 {
 	struct buf	*b = buf_create(SIZE_MAX / 4);
-	struct sink	*sk = d->sink;
-	size_t		 i, nbad = 0;
 	char		*w = NULL;
 
+	(void)d;
 	if (res->warning != NULL)
 		buf_printf(b, "%s", res->warning);
 	if (info->had_nul)
 		buf_printf(b, "%s%s", buf_len(b) ? "; " : "",
 		    "message has embedded NULs");
-	for (i = 0; i < sink_rcpt_count(sk); i++) {
-		if (sink_rcpt_is_fallback(sk, i) ||
-		    sink_rcpt_result(sk, i) == SINK_OK)
-			continue;
-		if (nbad++ == 0)
-			buf_printf(b, "%s%s", buf_len(b) ? "; " : "",
-			    "SMTP listener rejected local recipient "
-			    "addresses: ");
-		else
-			buf_printf(b, ", ");
-		buf_printf(b, "%s", sink_rcpt_addr(sk, i));
-	}
 	if (buf_len(b) > 0)
 		w = xstrndup(buf_data(b), buf_len(b) > RCPT_WARNING_MAX ?
 		    RCPT_WARNING_MAX : buf_len(b));

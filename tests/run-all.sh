@@ -78,7 +78,7 @@ autoreconf -fi >/dev/null 2>&1 || { echo "!! autoreconf failed"; echo "0 passed,
 build_and_check plain --enable-debug
 build_and_check asan \
     "CFLAGS=-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-    "TESTS=tests/unit_rcfile tests/unit_pop3 tests/unit_uidstore tests/unit_conn tests/unit_sink tests/unit_msg tests/unit_rcpt tests/unit_imap tests/golden.sh tests/cmdline.sh tests/show.sh tests/retrieve.sh tests/tls.sh tests/faults.sh tests/daemon.sh tests/imap.sh tests/unit_bounce tests/delivery.sh tests/unit_sasl tests/auth.sh tests/gssapi.sh tests/saslpeer.sh tests/oauth.sh tests/etrn.sh tests/odmr.sh tests/sdps.sh"
+    "TESTS=tests/unit_rcfile tests/unit_pop3 tests/unit_uidstore tests/unit_conn tests/unit_sink tests/unit_msg tests/unit_rcpt tests/unit_imap tests/golden.sh tests/cmdline.sh tests/show.sh tests/retrieve.sh tests/tls.sh tests/faults.sh tests/daemon.sh tests/imap.sh tests/unit_bounce tests/delivery.sh tests/unit_sasl tests/auth.sh tests/gssapi.sh tests/saslpeer.sh tests/oauth.sh tests/etrn.sh tests/odmr.sh tests/sdps.sh tests/multidrop-sinks.sh"
 # POP2 is built only on request (as in the reference's Debian build, whose
 # configdump and -V the default build matches): its own build, under ASan.
 build_and_check pop2 \
