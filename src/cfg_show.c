@@ -40,6 +40,11 @@
 #define FEATURES_GSS	""
 #define FEATURES_KRB5	""
 #endif
+#ifdef RPA_ENABLE
+#define FEATURES_RPA	"+RPA"
+#else
+#define FEATURES_RPA	""
+#endif
 
 /* Trust store the reference names when none is configured; the
  * SSL_CERT_FILE / SSL_CERT_DIR environment variables override them. */
@@ -145,8 +150,8 @@ cfg_show_banner(FILE *f)
 {
 	/* TRANSLATORS: do not translate: Webmin matches this line */
 	fprintf(f, _("This is fetchmail release %s"), PACKAGE_VERSION);
-	fputs(FEATURES_POP2 FEATURES_GSS "+NTLM+SDPS+SSL-SSLv2-SSLv3+NLS"
-	    FEATURES_KRB5 ".\n", f);
+	fputs(FEATURES_POP2 FEATURES_GSS FEATURES_RPA
+	    "+NTLM+SDPS+SSL-SSLv2-SSLv3+NLS" FEATURES_KRB5 ".\n", f);
 	show_ssl_versions(f);
 	fputc('\n', f);
 	fputs(_("This program is a clean-room implementation compatible with "

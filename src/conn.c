@@ -441,8 +441,12 @@ conn_line(struct conn *c, struct buf *line, size_t max, int chunk)
 			continue;
 		if (r == -1)
 			return -1;
-		if (buf_len(c->in) == 0)
+		if (buf_len(c->in) == 0) {
+			/* the end; an error only where a line was due */
+			conn_seterr(c, "%s", _("connection closed by the "
+			    "server"));
 			return 0;
+		}
 		conn_seterr(c, _("connection closed in the middle of a line "
 		    "(%zu bytes)"), buf_len(c->in));
 		buf_reset(c->in);

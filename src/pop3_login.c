@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth.h"
 #include "buf.h"
@@ -197,9 +198,21 @@ offered(const struct pop3_caps *c, enum sasl_mech m)
 	case SASL_SCRAM_SHA1:	o = c->sasl_scram_sha1; break;
 	case SASL_NTLM:		o = c->sasl_ntlm; break;
 	case SASL_CRAM_MD5:	o = c->sasl_cram_md5; break;
+	case SASL_RPA:		o = c->sasl_rpa; break;
 	default:		o = false; break;
 	}
 	return o && sasl_mech_available(m);
+}
+
+/* Whether USER is an account of the compuserve.com realm ("name@"
+ * "compuserve.com", any case): auth any logs it in with RPA. */
+static bool
+compuserve_user(const char *user)
+{
+	static const char	dom[] = "@compuserve.com";
+	size_t			n = strlen(user), d = sizeof(dom) - 1;
+
+	return n > d && strcasecmp(user + n - d, dom) == 0;
 }
 
 /*
@@ -209,6 +222,8 @@ offered(const struct pop3_caps *c, enum sasl_mech m)
  * attempt is enough), NTLM, CRAM-MD5, and USER/PASS last.  A refusal
  * moves on to the next, so the password never travels in clear while a
  * mechanism that masks it is left; a lock or busy error ends the login.
+ * A compuserve.com user on a server offering RPA (--enable-rpa builds)
+ * uses RPA alone: its verdict is final, the pass phrase is never sent.
  */
 static int
 auth_any(struct pop3 *p)
@@ -219,6 +234,8 @@ auth_any(struct pop3 *p)
 	int	r;
 	bool	scram = false;
 
+	if (compuserve_user(p->s->q->o.remote) && offered(&p->caps, SASL_RPA))
+		return auth_sasl(p, SASL_RPA);
 	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		if (!offered(&p->caps, order[i]) ||
 		    (order[i] == SASL_SCRAM_SHA1 && scram))
@@ -294,8 +311,11 @@ pop3_login(struct pop3 *p, const struct pop3_tls *t)
 	if (r != POP3_OK)
 		return pop3_login_error(p, txt, tl);
 	p->greeting = xstrndup(txt, tl);
-	if ((t->mode == 1 || t->mode == 2 || t->proto_empty ||
-	    s->q->o.auth != A_PASSWORD) && s->q->o.proto != P_APOP &&
+	/* CAPA for the TLS decision and the mechanisms; APOP and auth
+	 * password need it only for STLS (6.4.37 skips it for APOP even
+	 * when TLS is mandatory, and then logs in in clear) */
+	if ((t->mode == 1 || t->mode == 2 || ((t->proto_empty ||
+	    s->q->o.auth != A_PASSWORD) && s->q->o.proto != P_APOP)) &&
 	    pop3_capa(p) != 0)
 		return -1;
 	if (t->mode != 3 && tls_step(p, t) != 0)

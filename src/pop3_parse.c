@@ -193,6 +193,7 @@ capa_sasl(struct pop3_caps *c, const char *p, const char *end)
 		{ "SCRAM-SHA-256", offsetof(struct pop3_caps, sasl_scram_sha256) },
 		{ "OAUTHBEARER", offsetof(struct pop3_caps, sasl_oauthbearer) },
 		{ "XOAUTH2", offsetof(struct pop3_caps, sasl_xoauth2) },
+		{ "RPA", offsetof(struct pop3_caps, sasl_rpa) },
 	};
 	const char	*w;
 	size_t		 i, n;

@@ -36,7 +36,7 @@ struct pop3_caps {
 	bool	 stls, uidl, top, pipelining, user, resp_codes;
 	bool	 sasl_plain, sasl_login, sasl_cram_md5, sasl_external;
 	bool	 sasl_gssapi, sasl_ntlm, sasl_otp, sasl_scram_sha1;
-	bool	 sasl_scram_sha256, sasl_oauthbearer, sasl_xoauth2;
+	bool	 sasl_scram_sha256, sasl_oauthbearer, sasl_xoauth2, sasl_rpa;
 	int	 login_delay;	/* LOGIN-DELAY seconds, -1 if absent */
 };
 

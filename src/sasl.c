@@ -2,8 +2,8 @@
  * sasl.c: the SASL dispatcher behind sasl.h (mechanism names, the
  * exchange object, its checks of every call) and the simple mechanisms:
  * PLAIN (RFC 4616), LOGIN, CRAM-MD5 (RFC 2195), EXTERNAL (RFC 4422
- * appendix A), OAUTHBEARER (RFC 7628) and XOAUTH2.  SCRAM, NTLM, OTP and
- * GSSAPI live in their own files.
+ * appendix A), OAUTHBEARER (RFC 7628) and XOAUTH2.  SCRAM, NTLM, OTP,
+ * GSSAPI and RPA live in their own files.
  */
 #include "config.h"
 
@@ -35,6 +35,7 @@ static const char *const mech_names[SASL_NMECHS] = {
 	[SASL_EXTERNAL] = "EXTERNAL",
 	[SASL_OAUTHBEARER] = "OAUTHBEARER",
 	[SASL_XOAUTH2] = "XOAUTH2",
+	[SASL_RPA] = "RPA",
 };
 
 /* ---- shared helpers ---- */
@@ -446,6 +447,7 @@ mech_ops(enum sasl_mech m)
 	case SASL_EXTERNAL:	return &external_ops;
 	case SASL_OAUTHBEARER:	return &oauthbearer_ops;
 	case SASL_XOAUTH2:	return &xoauth2_ops;
+	case SASL_RPA:		return &sasl_rpa_ops;
 	default:		return NULL;
 	}
 }
@@ -474,7 +476,9 @@ sasl_mech_available(enum sasl_mech m)
 {
 	if ((unsigned)m >= SASL_NMECHS)
 		return false;
-	return m == SASL_GSSAPI ? sasl_gssapi_built() : true;
+	if (m == SASL_GSSAPI)
+		return sasl_gssapi_built();
+	return m == SASL_RPA ? sasl_rpa_built() : true;
 }
 
 bool
@@ -483,6 +487,7 @@ sasl_mech_masks_password(enum sasl_mech m)
 	switch (m) {
 	case SASL_CRAM_MD5: case SASL_SCRAM_SHA1: case SASL_SCRAM_SHA256:
 	case SASL_OTP: case SASL_NTLM: case SASL_GSSAPI: case SASL_EXTERNAL:
+	case SASL_RPA:
 		return true;
 	default:
 		return false;

@@ -17,7 +17,7 @@
 enum sasl_mech {
 	SASL_PLAIN = 0, SASL_LOGIN, SASL_CRAM_MD5, SASL_SCRAM_SHA1,
 	SASL_SCRAM_SHA256, SASL_OTP, SASL_NTLM, SASL_GSSAPI, SASL_EXTERNAL,
-	SASL_OAUTHBEARER, SASL_XOAUTH2,
+	SASL_OAUTHBEARER, SASL_XOAUTH2, SASL_RPA,
 	SASL_NMECHS
 };
 
@@ -48,10 +48,12 @@ struct sasl;
 const char	*sasl_mech_name(enum sasl_mech);
 /* The mechanism of a name (case-insensitive), or -1. */
 int		 sasl_mech_by_name(const char *);
-/* Whether this build has the mechanism (GSSAPI depends on configure). */
+/* Whether this build has the mechanism (GSSAPI and RPA depend on
+ * configure). */
 bool		 sasl_mech_available(enum sasl_mech);
 /* Whether the mechanism keeps the password off the wire (CRAM-MD5, SCRAM,
- * OTP, NTLM, GSSAPI, EXTERNAL): such a mechanism may run without TLS. */
+ * OTP, NTLM, GSSAPI, EXTERNAL, RPA): such a mechanism may run without
+ * TLS. */
 bool		 sasl_mech_masks_password(enum sasl_mech);
 
 /* A new exchange, or NULL with the reason in *err (static text) when the

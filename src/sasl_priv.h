@@ -35,9 +35,11 @@ enum sasl_rc	sasl_fail(struct sasl *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 
 extern const struct sasl_ops sasl_scram_sha1_ops, sasl_scram_sha256_ops,
-		    sasl_ntlm_ops, sasl_otp_ops, sasl_gssapi_ops;
+		    sasl_ntlm_ops, sasl_otp_ops, sasl_gssapi_ops, sasl_rpa_ops;
 /* Whether the GSSAPI mechanism is built (sasl_gssapi.c). */
 bool		sasl_gssapi_built(void);
+/* Whether the RPA mechanism is built (sasl_rpa.c, --enable-rpa). */
+bool		sasl_rpa_built(void);
 
 /* Helpers that sasl.c shares with the mechanism files. */
 /* Hand a copy of LEN bytes at P to the caller (NUL-terminated too). */

@@ -365,7 +365,8 @@ tls_fail_reason(struct tls *t, int r, int e)
 		ERR_clear_error();
 		return tls_verify_reason(t, t->verr != 0 ? t->verr : vr);
 	}
-	if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+	if ((e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN) &&
+	    ERR_peek_error() == 0) {
 		if (r == 0 || errno == 0)
 			return xstrdup(_("TLS handshake: connection closed "
 			    "by the server"));

@@ -3,8 +3,8 @@
 #  1. install the build and test dependencies (Debian/Ubuntu, apt-get);
 #  2. autoreconf, then four out-of-tree builds under build/:
 #     plain (warnings as errors, every test), asan (ASan+UBSan, the tests
-#     that run our code), pop2 (--enable-pop2 under ASan, the POP2 test),
-#     fuzz (clang libFuzzer targets, bounded run);
+#     that run our code), extras (--enable-pop2 --enable-rpa under ASan,
+#     their tests), fuzz (clang libFuzzer targets, bounded run);
 #  3. make distcheck;
 #  4. print "N passed, N failed, N skipped" as the last line.
 # FUZZ_SECONDS (default 15 here) bounds each fuzz target's run; SKIP_DISTCHECK=1 and
@@ -79,11 +79,12 @@ build_and_check plain --enable-debug
 build_and_check asan \
     "CFLAGS=-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
     "TESTS=tests/unit_rcfile tests/unit_pop3 tests/unit_uidstore tests/unit_conn tests/unit_sink tests/unit_msg tests/unit_rcpt tests/unit_imap tests/golden.sh tests/cmdline.sh tests/show.sh tests/retrieve.sh tests/tls.sh tests/faults.sh tests/daemon.sh tests/imap.sh tests/unit_bounce tests/delivery.sh tests/unit_sasl tests/auth.sh tests/gssapi.sh tests/saslpeer.sh tests/oauth.sh tests/etrn.sh tests/odmr.sh tests/sdps.sh tests/multidrop-sinks.sh"
-# POP2 is built only on request (as in the reference's Debian build, whose
-# configdump and -V the default build matches): its own build, under ASan.
-build_and_check pop2 \
+# POP2 and RPA are built only on request (as in the reference's Debian
+# build, whose configdump and -V the default build matches): one build
+# with both, under ASan, for their tests.
+build_and_check extras \
     "CFLAGS=-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-    --enable-pop2 "TESTS=tests/pop2.sh"
+    --enable-pop2 --enable-rpa "TESTS=tests/pop2.sh tests/rpa.sh tests/unit_sasl tests/saslpeer.sh"
 # Eight targets: 15 s each keeps the whole run near a quarter of an hour.
 FUZZ_SECONDS=${FUZZ_SECONDS:-15}
 export FUZZ_SECONDS
