@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/deps.sh -- install what bench/run.sh needs (Debian; idempotent).
 #   mpop     the comparison POP3 client
+#   isync    mbsync, the comparison IMAP client (scenarios 6 and 8)
 #   time     GNU time, for "Maximum resident set size" (/usr/bin/time -v)
 #   python3  the latency proxy and the mailbox generator
 # plus the mail servers and the reference fetchmail through
@@ -10,7 +11,7 @@
 #   bash bench/deps.sh --list   print the bench's own package list
 set -u
 
-BENCH_DEPS="mpop time python3"
+BENCH_DEPS="mpop isync time python3"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 if [ "${1:-}" = --list ]; then

@@ -21,11 +21,18 @@ SCEN = {
     "mda": "3. POP3 -> MDA",
     "rtt": "4. POP3 at 20 ms RTT -> MDA",
     "big": "5. one 50 MB message -> MDA",
+    "imap-mda": "6. IMAP -> MDA",
+    "imap-lmtp": "7. IMAP -> LMTP (Dovecot)",
+    "imap-rtt": "8. IMAP at 20 ms RTT -> MDA",
 }
-ORDER = ["lmtp", "smtp", "mda", "rtt", "big"]
-PROGS = ["ours", "ref", "mpop", "ceiling"]
+ORDER = ["lmtp", "smtp", "mda", "rtt", "big", "imap-mda", "imap-lmtp",
+         "imap-rtt"]
+PROGS = ["ours", "ref", "mpop", "mbsync", "ceiling"]
 PNAME = {"ours": "ours", "ref": "reference 6.4.37", "mpop": "mpop",
-         "ceiling": "ceiling: delivery only, no POP3"}
+         "mbsync": "mbsync (writes a Maildir, no MDA)",
+         "ceiling": "ceiling: delivery only, no POP3/IMAP"}
+# The other client each scenario compares with (column "ours/other").
+OTHER = ("mpop", "mbsync")
 # Figures the issue states for the reference and mpop on this kind of
 # machine (for comparison only; the targets use what is measured here).
 ISSUE = {
@@ -33,7 +40,12 @@ ISSUE = {
     ("mda", "ref"): "623 msg/s", ("mda", "mpop"): "756 msg/s",
     ("rtt", "ref"): "13.3 s", ("rtt", "mpop"): "0.65 s",
     ("big", "ref"): "4.9 MB RSS",
+    ("imap-mda", "ref"): "126 msg/s (10 000 msgs)",
+    ("imap-mda", "mbsync"): "1 712 msg/s (Maildir)",
+    ("imap-lmtp", "ref"): "22 msg/s",
+    ("imap-rtt", "ref"): "17.6 s", ("imap-rtt", "mbsync"): "0.28 s",
 }
+TIMED = ("rtt", "imap-rtt")     # targets by time rather than msg/s
 RSS_LIMIT_KB = 6 * 1024         # 6 MB, MB = 1024 KiB as time(1) counts
 
 
@@ -74,7 +86,7 @@ def main():
     one = lambda k, d="": meta.get(k, [d])[0]
     out = []
     w = out.append
-    w("# Benchmark: ours vs fetchmail 6.4.37 vs mpop")
+    w("# Benchmark: ours vs fetchmail 6.4.37 vs mpop / mbsync")
     w("")
     w("Produced by `bench/run.sh%s` on %s." % (
         (" " + one("args")) if one("args") else "", one("date")))
@@ -83,7 +95,7 @@ def main():
     w("")
     for k in ("machine", "cpu", "memory", "kernel", "load", "ours",
               "reference",
-              "mpop", "dovecot", "postfix", "python"):
+              "mpop", "mbsync", "dovecot", "postfix", "python"):
         if k in meta:
             w("- %s: %s" % (k, one(k)))
     w("")
@@ -126,7 +138,7 @@ def main():
     w("## Results (medians)")
     w("")
     w("| scenario | program | runs ok | median s | msg/s | peak RSS MB "
-      "| ours/ref | ours/mpop | issue's figure |")
+      "| ours/ref | ours/mpop or mbsync | issue's figure |")
     w("|---|---|---|---|---|---|---|---|---|")
     for s in ORDER:
         for p in PROGS:
@@ -153,22 +165,24 @@ def main():
             if p == "ours":
                 x = speedup(s, "ours", "ref")
                 r1 = "%.2fx" % x if x else "-"
-                x = speedup(s, "ours", "mpop")
-                r2 = "%.2fx" % x if x else ("-" if (s, "mpop") in stat
-                                             else "")
+                r2 = ""
+                for o in OTHER:
+                    if (s, o) in stat:
+                        x = speedup(s, "ours", o)
+                        r2 = "%.2fx" % x if x else "-"
             w("| %s | %s | %s | %s | %s | %s |" % (
                 SCEN[s], PNAME[p], runs, " | ".join(cells),
                 " | ".join([r1, r2]), ISSUE.get((s, p), "")))
     w("")
     w("msg/s = messages / median wall time of the client run (login to "
-      "QUIT); ours/ref and ours/mpop = how many times faster ours is "
-      "(their median time / ours).  Peak RSS = median over the runs of "
+      "QUIT/LOGOUT); ours/ref and ours/mpop or mbsync = how many times "
+      "faster ours is (their median time / ours).  Peak RSS = median over the runs of "
       "/usr/bin/time's maximum resident set size (the client and the MDA "
       "processes it waited for).")
     if any(p == "ceiling" for (s, p) in stat):
         w("")
-        w("Ceiling (\"delivery only, no POP3\"): the same messages delivered "
-          "without any POP3 client, in turn with the clients: for LMTP/SMTP "
+        w("Ceiling (\"delivery only, no POP3/IMAP\"): the same messages "
+          "delivered without any POP3 or IMAP client, in turn with the clients: for LMTP/SMTP "
           "by bench/ceiling.py straight into the server (one connection, "
           "MAIL/RCPT/DATA pipelined, TCP_NODELAY), for the MDA scenarios by "
           "bench/ceiling.py --mda starting the MDA once per message with "
@@ -202,7 +216,7 @@ def main():
         note = ""
         if c is not None and x < need:
             note = "; ceiling %.1fx" % c
-        if s == "rtt":
+        if s in TIMED:
             what = "%s s vs %s s" % (fmt_s(stat[(s, "ours")]["secs"]),
                                      fmt_s(stat[(s, "ref")]["secs"]))
         else:
@@ -211,11 +225,18 @@ def main():
         w("| %s | >= %gx reference | %.2fx (%s%s) | %s |" % (
             label, need, x, what, note, "PASS" if x >= need else "**FAIL**"))
 
-    target("LMTP throughput", "lmtp", 40)
-    target("SMTP throughput", "smtp", 40)
-    target("MDA throughput", "mda", 1.5)
-    target("time at 20 ms RTT", "rtt", 20)
-    if not any(r["scen"] == "big" for r in rows):
+    # A run of only POP3 (or only IMAP) scenarios lists only those targets.
+    imap = any(r["scen"].startswith("imap-") for r in rows)
+    pop3 = any(not r["scen"].startswith("imap-") for r in rows)
+    show_pop3, show_imap = pop3 or not imap, imap or not pop3
+    if show_pop3:
+        target("LMTP throughput", "lmtp", 40)
+        target("SMTP throughput", "smtp", 40)
+        target("MDA throughput", "mda", 1.5)
+        target("time at 20 ms RTT", "rtt", 20)
+    if not show_pop3:
+        pass
+    elif not any(r["scen"] == "big" for r in rows):
         w("| peak RSS, 50 MB message | <= 6 MB | not measured in this run "
           "| - |")
     elif ("big", "ours") not in stat:
@@ -227,6 +248,10 @@ def main():
         w("| peak RSS, 50 MB message | <= 6 MB | %s MB (max over %d run(s)) "
           "| %s |" % (mb(kb), stat[("big", "ours")]["ok"],
                       "PASS" if kb <= RSS_LIMIT_KB else "**FAIL**"))
+    if show_imap:
+        target("IMAP -> MDA throughput", "imap-mda", 6)
+        target("IMAP -> LMTP throughput", "imap-lmtp", 40)
+        target("IMAP time at 20 ms RTT", "imap-rtt", 50)
     w("")
 
     w("## Every run")
