@@ -593,10 +593,12 @@ poll_query(const struct cfg *c, const struct cfg_query *q,
 	    FETCHMAIL_COMPAT_VERSION, q->pollname, d.s.proto_name,
 	    when);
 	if (st != PS_SUCCESS && (st != PS_NOMAIL || dopts->verbose >= 2)) {
+		/* printed even with -s, as the reference does */
 		if (status_name(st) != NULL)
-			log_info(_("Query status=%d (%s)"), st, status_name(st));
+			log_notice(_("Query status=%d (%s)"), st,
+			    status_name(st));
 		else
-			log_info(_("Query status=%d"), st);
+			log_notice(_("Query status=%d"), st);
 	}
 	free(d.truename);
 	free(d.ipaddr);

@@ -35,6 +35,8 @@ void	log_err_plain(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_err_lines(const char *);
 /* Information shown at normal verbosity (not with -s). */
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+/* Information shown even with -s (the reference's "Query status" lines). */
+void	log_notice(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* Shown with -v, and with -v -v. */
 void	log_verbose(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));

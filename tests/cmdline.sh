@@ -67,6 +67,14 @@ check ".netrc is not read for skip entries" "! grep -q 'skipped-unless-named' ou
 printf 'poll stdin.example.com\n' | "$bin" --configdump -f - >out 2>err; st=$?
 check "-f - reads stdin" "[ \$st = 0 ] && grep -q '\"pollname\":\"stdin.example.com\"' out"
 
+# -s silences progress, not the query status (as the reference): a
+# refused connection still prints "Query status=2 (SOCKET)" on stdout
+printf 'poll 127.0.0.1 proto pop3 service 1 user a pass b is a here\n' >rc-closed
+chmod 600 rc-closed
+"$bin" -f rc-closed --pidfile "$work/pid-s" -s >out 2>err; st=$?
+check "-s: a failed query still says Query status=2 (SOCKET) on stdout" \
+	'[ $st = 2 ] && grep -qx "fetchmail: Query status=2 (SOCKET)" out'
+
 # ---- part 2: differential against the reference
 argsets=(
 	""
