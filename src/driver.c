@@ -592,7 +592,9 @@ poll_query(const struct cfg *c, const struct cfg_query *q,
 	log_verbose(_("%s querying %s (protocol %s) at %s: poll completed"),
 	    FETCHMAIL_COMPAT_VERSION, q->pollname, d.s.proto_name,
 	    when);
-	if (st != PS_SUCCESS && (st != PS_NOMAIL || dopts->verbose >= 2)) {
+	/* -c: the exit status says it all, as with the reference */
+	if (st != PS_SUCCESS && (st != PS_NOMAIL || dopts->verbose >= 2) &&
+	    !dopts->check) {
 		/* printed even with -s, as the reference does */
 		if (status_name(st) != NULL)
 			log_notice(_("Query status=%d (%s)"), st,
@@ -629,6 +631,9 @@ driver_run(const struct cfg *c, const struct driver_opts *dopts)
 	struct uid_store	*uids = load_uids(c);
 	int			 st, last = PS_NOMAIL;
 	bool			 any_ok = false, any = false;
+
+	if (dopts->check)
+		log_verbose("%s", _("--check mode enabled, not fetching mail"));
 
 	for (q = c->queries; q != NULL; q = q->next) {
 		if (dopts->named ? !q->selected : q->skip)

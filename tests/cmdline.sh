@@ -75,6 +75,13 @@ chmod 600 rc-closed
 check "-s: a failed query still says Query status=2 (SOCKET) on stdout" \
 	'[ $st = 2 ] && grep -qx "fetchmail: Query status=2 (SOCKET)" out'
 
+"$bin" -f rc-closed --pidfile "$work/pid-c" -c >out 2>err; st=$?
+check "-c: a failed query prints no Query status line (as the reference)" \
+	'[ $st = 2 ] && ! grep -q "Query status" out err'
+"$bin" -f rc-closed --pidfile "$work/pid-c" -c -v >out 2>err
+check "-c -v: says --check mode enabled, not fetching mail" \
+	'grep -qx "fetchmail: --check mode enabled, not fetching mail" out'
+
 # ---- part 2: differential against the reference
 argsets=(
 	""
