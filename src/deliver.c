@@ -551,7 +551,7 @@ to_sink(struct drv *d, const struct msgref *m, struct msgsrc *src,
 	if (r == SINK_OK) {
 		received_for(d, &rcv, multi ? "multi-drop" : "single-drop");
 		if (multi)
-			rcv.warning = warning = md_warning(d, &res, info);
+			rcv.warning = warning = md_warning(&res, info);
 		rcv.when = (long long)time(NULL);
 		if (msg_write_header(d->msg, &rcv, out_line, d) != 0)
 			r = SINK_ERROR;

@@ -350,13 +350,11 @@ md_find(struct drv *d, const struct msgref *m, struct rcpt_result *res)
  * listed: 6.4.37 has code for that, but it never runs (the list is
  * emptied before the header is written), and the header must match. */
 char *
-md_warning(struct drv *d, const struct rcpt_result *res,
-    const struct msg_info *info)
+md_warning(const struct rcpt_result *res, const struct msg_info *info)
 {
 	struct buf	*b = buf_create(SIZE_MAX / 4);
 	char		*w = NULL;
 
-	(void)d;
 	if (res->warning != NULL)
 		buf_printf(b, "%s", res->warning);
 	if (info->had_nul)

@@ -84,6 +84,7 @@ static const char *
 proto_label(int proto)
 {
 	switch (proto) {
+	case P_AUTO:	return "auto";
 	case P_IMAP:	return "IMAP";
 #ifdef POP2_ENABLE
 	case P_POP2:	return "POP2";
@@ -149,6 +150,24 @@ fresh_password(struct drv *d)
 	}
 	d->s.password = d->fresh_pw;
 	return 0;
+}
+
+/* The -v line that opens or closes the poll of POLLNAME with PROTO. */
+static void
+log_querying(const char *pollname, const char *proto, bool done)
+{
+	char	when[64];
+	time_t	now = time(NULL);
+
+	strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y", localtime(&now));
+	if (done)
+		log_verbose(_("%s querying %s (protocol %s) at %s: poll "
+		    "completed"), FETCHMAIL_COMPAT_VERSION, pollname, proto,
+		    when);
+	else
+		log_verbose(_("%s querying %s (protocol %s) at %s: poll "
+		    "started"), FETCHMAIL_COMPAT_VERSION, pollname, proto,
+		    when);
 }
 
 /* Run a pre/post-connect command; 0, or the status it earns. */
@@ -521,25 +540,13 @@ static int
 poll_auto(struct drv *d)
 {
 	static const int order[] = { P_IMAP, P_POP3 };
-	char	when[64];
-	time_t	now;
 	size_t	i;
 	int	st = PS_PROTOCOL;
 
 	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
-		now = time(NULL);
-		strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y",
-		    localtime(&now));
-		log_verbose(_("%s querying %s (protocol %s) at %s: poll started"),
-		    FETCHMAIL_COMPAT_VERSION, d->s.pollname,
-		    proto_label(order[i]), when);
+		log_querying(d->s.pollname, proto_label(order[i]), false);
 		st = poll_as(d, order[i]);
-		now = time(NULL);
-		strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y",
-		    localtime(&now));
-		log_verbose(_("%s querying %s (protocol %s) at %s: poll "
-		    "completed"), FETCHMAIL_COMPAT_VERSION, d->s.pollname,
-		    proto_label(order[i]), when);
+		log_querying(d->s.pollname, proto_label(order[i]), true);
 		if (st != PS_PROTOCOL || d->s.fetched > 0)
 			break;
 		reset_attempt(d);
@@ -553,8 +560,6 @@ poll_query(const struct cfg *c, const struct cfg_query *q,
     const struct driver_opts *dopts, struct uid_store *uids)
 {
 	struct drv	 d;
-	char		 when[64];
-	time_t		 now = time(NULL);
 	int		 st;
 
 	memset(&d, 0, sizeof(d));
@@ -568,13 +573,9 @@ poll_query(const struct cfg *c, const struct cfg_query *q,
 	d.s.host = q->o.via ? q->o.via : q->pollname;
 	d.s.password = q->o.password;
 	d.s.verbose = dopts->verbose;
-	d.s.proto_name = q->o.proto == P_AUTO ? "auto" :
-	    proto_label(q->o.proto);
+	d.s.proto_name = proto_label(q->o.proto);
 	d.s.check = dopts->check;
-	strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y", localtime(&now));
-	log_verbose(_("%s querying %s (protocol %s) at %s: poll started"),
-	    FETCHMAIL_COMPAT_VERSION, q->pollname, d.s.proto_name,
-	    when);
+	log_querying(q->pollname, proto_label(q->o.proto), false);
 	if ((st = supported(q, dopts->check)) == 0 &&
 	    (st = run_hook(q->o.preconnect, "pre")) == 0 &&
 	    (st = fresh_password(&d)) == 0 &&
@@ -582,16 +583,10 @@ poll_query(const struct cfg *c, const struct cfg_query *q,
 		d.s.truename = d.truename;
 		st = q->o.proto == P_AUTO ? poll_auto(&d) :
 		    poll_as(&d, q->o.proto);
-		d.s.proto_name = q->o.proto == P_AUTO ? "auto" :
-		    proto_label(q->o.proto);
 		if (run_hook(q->o.postconnect, "post") != 0 && st <= PS_NOMAIL)
 			st = PS_SYNTAX;
 	}
-	now = time(NULL);
-	strftime(when, sizeof(when), "%a %b %d %H:%M:%S %Y", localtime(&now));
-	log_verbose(_("%s querying %s (protocol %s) at %s: poll completed"),
-	    FETCHMAIL_COMPAT_VERSION, q->pollname, d.s.proto_name,
-	    when);
+	log_querying(q->pollname, proto_label(q->o.proto), true);
 	/* -c: the exit status says it all, as with the reference */
 	if (st != PS_SUCCESS && (st != PS_NOMAIL || dopts->verbose >= 2) &&
 	    !dopts->check) {

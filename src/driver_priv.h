@@ -56,8 +56,7 @@ struct drv {
 struct rcpt_result;
 struct msg_info;
 bool	md_find(struct drv *, const struct msgref *, struct rcpt_result *);
-char	*md_warning(struct drv *, const struct rcpt_result *,
-	    const struct msg_info *);
+char	*md_warning(const struct rcpt_result *, const struct msg_info *);
 
 /* deliver.c */
 extern const struct session_ops driver_ops;
