@@ -319,6 +319,19 @@ conn_io_write(struct conn *c, const void *p, size_t n)
 	return r;
 }
 
+/* Room for CONN_READSZ more input bytes in c->in, or NULL (error set). */
+static char *
+in_reserve(struct conn *c)
+{
+	char	*p;
+
+	if (buf_room(c->in) < CONN_READSZ)
+		buf_set_max(c->in, buf_len(c->in) + CONN_READSZ);
+	if ((p = buf_reserve(c->in, CONN_READSZ)) == NULL)
+		conn_seterr(c, _("input buffer limit reached"));
+	return p;
+}
+
 /* Read more input into c->in: 1 got bytes, 0 EOF, -1 error/timeout. */
 static int
 conn_fill(struct conn *c, int64_t deadline)
@@ -326,12 +339,8 @@ conn_fill(struct conn *c, int64_t deadline)
 	char	*p;
 	ssize_t	 r;
 
-	if (buf_room(c->in) < CONN_READSZ)
-		buf_set_max(c->in, buf_len(c->in) + CONN_READSZ);
-	if ((p = buf_reserve(c->in, CONN_READSZ)) == NULL) {
-		conn_seterr(c, _("input buffer limit reached"));
+	if ((p = in_reserve(c)) == NULL)
 		return -1;
-	}
 	for (;;) {
 		r = conn_io_read(c, p, CONN_READSZ);
 		if (r >= 0)
@@ -358,12 +367,8 @@ conn_await(struct conn *c, int seconds)
 		return 1;
 	if (seconds > 0)
 		deadline = conn_now() + (int64_t)seconds * 1000;
-	if (buf_room(c->in) < CONN_READSZ)
-		buf_set_max(c->in, buf_len(c->in) + CONN_READSZ);
-	if ((p = buf_reserve(c->in, CONN_READSZ)) == NULL) {
-		conn_seterr(c, _("input buffer limit reached"));
+	if ((p = in_reserve(c)) == NULL)
 		return -1;
-	}
 	for (;;) {
 		r = conn_io_read(c, p, CONN_READSZ);
 		if (r > 0) {
@@ -983,12 +988,8 @@ conn_try_fill(struct conn *c, int *want)
 
 	if (buf_len(c->in) > 0)
 		return 1;
-	if (buf_room(c->in) < CONN_READSZ)
-		buf_set_max(c->in, buf_len(c->in) + CONN_READSZ);
-	if ((p = buf_reserve(c->in, CONN_READSZ)) == NULL) {
-		conn_seterr(c, _("input buffer limit reached"));
+	if ((p = in_reserve(c)) == NULL)
 		return -1;
-	}
 	r = conn_io_read(c, p, CONN_READSZ);
 	if (r > 0)
 		buf_commit(c->in, (size_t)r);

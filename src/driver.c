@@ -68,6 +68,24 @@ session_tls_report(struct session *s)
 	}
 }
 
+int
+session_quit(struct session *s, bool ok, bool dele_failed)
+{
+	if (!ok) {
+		log_err("%s", _("protocol error: the server refused QUIT"));
+		s->status = PS_PROTOCOL;
+		return -1;
+	}
+	s->ops->committed(s);
+	if (dele_failed) {
+		log_err("%s", _("client/server synchronization error: the "
+		    "server refused to delete a message"));
+		s->status = PS_ERROR;
+		return -1;
+	}
+	return 0;
+}
+
 /* Names of the statuses "Query status=N (NAME)" shows. */
 static const char *
 status_name(int st)

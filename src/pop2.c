@@ -623,19 +623,7 @@ quit(struct pop2 *p)
 
 	if (sendf(p, "QUIT") != 0 || reply(p, &k, &n, NULL, NULL) != 0)
 		return -1;
-	if (k != R_OK) {
-		log_err("%s", _("protocol error: the server refused QUIT"));
-		p->s->status = PS_PROTOCOL;
-		return -1;
-	}
-	p->s->ops->committed(p->s);
-	if (p->dele_failed) {
-		log_err("%s", _("client/server synchronization error: the "
-		    "server refused to delete a message"));
-		p->s->status = PS_ERROR;
-		return -1;
-	}
-	return 0;
+	return session_quit(p->s, k == R_OK, p->dele_failed);
 }
 
 /* List the selected folder, plan, fetch. */

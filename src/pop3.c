@@ -629,19 +629,7 @@ quit_reply(struct pop3 *p)
 
 	if ((r = pop3_reply(p, NULL, NULL)) < 0)
 		return -1;
-	if (r != POP3_OK) {
-		log_err("%s", _("protocol error: the server refused QUIT"));
-		p->s->status = PS_PROTOCOL;
-		return -1;
-	}
-	p->s->ops->committed(p->s);
-	if (p->dele_failed) {
-		log_err("%s", _("client/server synchronization error: the "
-		    "server refused to delete a message"));
-		p->s->status = PS_ERROR;
-		return -1;
-	}
-	return 0;
+	return session_quit(p->s, r == POP3_OK, p->dele_failed);
 }
 
 static void

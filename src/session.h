@@ -137,6 +137,11 @@ struct session {
  * warning of an unverified connection. */
 void	session_tls_report(struct session *);
 
+/* The server's answer to QUIT (OK: accepted): commit the accepted
+ * deletions through ops->committed, or set the status; 0, or -1 when
+ * QUIT was refused or a deletion had been refused (DELE_FAILED). */
+int	session_quit(struct session *, bool ok, bool dele_failed);
+
 /* Transcript prefixes ("POP3"), used by the connection trace hook. */
 void	session_trace(void *arg, int dir, const char *line, size_t len);
 
