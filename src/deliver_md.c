@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "cfg.h"
+#include "dnscache.h"
 #include "driver_priv.h"
 #include "i18n.h"
 #include "log.h"
@@ -210,13 +211,11 @@ mx_alias(const struct drv *d, const char *name)
 	return 0;
 }
 
-/* rcpt's DNS hook (dns on): is name the mail server under another
- * name?  Its canonical name, with checkalias its addresses, or an MX
- * pointing to it. */
+/* Is name the mail server under another name?  Its canonical name,
+ * with checkalias its addresses, or an MX pointing to it. */
 static enum rcpt_alias
-md_dns(void *arg, const char *name)
+md_lookup(struct md_ctx *c, const char *name)
 {
-	struct md_ctx	*c = arg;
 	struct drv	*d = c->d;
 	const struct cfg_opts *o = &d->s.q->o;
 	struct addrinfo	 hints, *res = NULL, *tres = NULL;
@@ -271,6 +270,28 @@ md_dns(void *arg, const char *name)
 	}
 }
 
+/* Names whose verdict one poll keeps (a hostile header can name a
+ * million hosts; those past the limit are looked up every time). */
+#define MD_DNS_CACHE_MAX 4096
+
+/* rcpt's DNS hook (dns on): md_lookup() once per name and poll; a
+ * failed lookup is asked again next time. */
+static enum rcpt_alias
+md_dns(void *arg, const char *name)
+{
+	struct md_ctx	*c = arg;
+	enum rcpt_alias	 r;
+	int		 v;
+
+	if (c->d->dnscache == NULL)
+		c->d->dnscache = dnsc_create(MD_DNS_CACHE_MAX);
+	if ((v = dnsc_get(c->d->dnscache, name)) >= 0)
+		return v ? RCPT_ALIAS_YES : RCPT_ALIAS_NO;
+	r = md_lookup(c, name);
+	if (r != RCPT_ALIAS_TEMPFAIL)
+		dnsc_put(c->d->dnscache, name, r == RCPT_ALIAS_YES);
+	return r;
+}
 /* SDPS: the envelope recipient from *ENV becomes the envelope header
  * the search uses, put in front of the fields (*line keeps its text,
  * the caller frees it); returns the new field array. */

@@ -19,6 +19,7 @@
 #include "cfg.h"
 #include "attempts.h"
 #include "conn.h"
+#include "dnscache.h"
 #include "driver_priv.h"
 #include "i18n.h"
 #include "etrn.h"
@@ -615,6 +616,7 @@ poll_query(const struct cfg *c, const struct cfg_query *q,
 		else
 			log_notice(_("Query status=%d"), st);
 	}
+	dnsc_free(d.dnscache);
 	free(d.truename);
 	free(d.ipaddr);
 	if (d.fresh_pw != NULL)

@@ -47,6 +47,7 @@ struct drv {
 	struct sink_conf	 sconf;
 	struct buf		*line;
 	bool			 uid_unsynced;	/* marked, not yet fsynced */
+	struct dns_cache	*dnscache;	/* multidrop alias verdicts */
 };
 
 /* deliver_md.c: multidrop.  md_find(): the message's recipients into

@@ -50,30 +50,11 @@ for f in "$md"/rc/*.rc; do
 	v=${f##*/}
 	variants+=("${v%.rc}")
 done
-echo "1..$((2 * ${#variants[@]} + 8))"
+echo "1..$((2 * ${#variants[@]} + 9))"
 # shellcheck source=tests/tap.sh disable=SC1091
 . "$top/tests/tap.sh"
 
 # ---------------------------------------------------------------- helpers
-dns_pid=
-DNSWRAP=()
-# dns_stub: start the DNS stub once and set DNSWRAP; false without it
-dns_stub() {
-	[ -n "$dns_pid" ] && return 0
-	[ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1 || return 1
-	echo "nameserver 127.0.0.77" >"$PEERS_TMP/resolv.conf"
-	python3 "$top/tests/peers/dnsstub.py" --zone "$md/dns.zone" \
-	    --addr 127.0.0.77 >"$PEERS_TMP/dns.log" 2>&1 &
-	dns_pid=$!
-	peers_register_pid "$dns_pid"
-	# shellcheck disable=SC2016 # $1 is the inner shell's
-	DNSWRAP=(unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf &&
-	    shift && exec "$@"' sh "$PEERS_TMP/resolv.conf")
-	# ready when the stub answers (polled, not slept on)
-	peers_wait_until 10 "${DNSWRAP[@]}" getent hosts pop.test.example \
-	    >/dev/null 2>&1
-}
-
 # run_fm BIN DIR POP3PORT SMTPPORT RC [wrap...]: one -v -v poll with a
 # private HOME; the transcript in DIR/out
 run_fm() {
@@ -147,12 +128,12 @@ for v in "${variants[@]}"; do
 	rc=$md/rc/$v.rc
 	wrap=()
 	if grep -q '^# needs dns-stub' "$rc"; then
-		if ! dns_stub; then
+		if ! peers_dns_stub "$md/dns.zone" pop.test.example; then
 			skip "$v: RCPT TO per message" "no DNS stub (needs root, unshare)"
 			skip "$v: transcript as the reference's" "no DNS stub"
 			continue
 		fi
-		wrap=("${DNSWRAP[@]}")
+		wrap=("${PEERS_DNSWRAP[@]}")
 	fi
 	d=$PEERS_TMP/$v
 	if ! faultpeer_start "$d/fp" --user alice --password secret "${msgs[@]}"; then
@@ -160,8 +141,12 @@ for v in "${variants[@]}"; do
 		notok "$v: transcript as the reference's" "$PEERS_WHY"
 		continue
 	fi
+	q0=0
+	[ ${#wrap[@]} -gt 0 ] && q0=$(wc -l <"$PEERS_DNS_QUERIES")
 	run_fm "$FM" "$d" "$FAULTPEER_POP3_PORT" "$FAULTPEER_SMTP_PORT" "$rc" \
 	    "${wrap[@]}"
+	[ ${#wrap[@]} -gt 0 ] &&
+	    tail -n +"$((q0 + 1))" "$PEERS_DNS_QUERIES" >"$d/dns.queries"
 	faultpeer_idle 20
 	faultpeer_stop
 	sink_rcpts "$d/fp/sink" >"$d/got.rcpt"
@@ -180,6 +165,25 @@ for v in "${variants[@]}"; do
 		    "$(head -20 "$d/txt.diff")" "exit: $(tail -3 "$d/out")"
 	fi
 done
+
+# ------------------------------------------------ one lookup per name
+# one poll asks the resolver for each address domain's verdict once: no
+# MX question twice (every verdict not settled by the name's own A
+# record asks one; broken.test.example answers SERVFAIL, a failure that
+# is asked again), and alias1.test.example, named by four addresses in
+# three messages, at most twice (its own verdict, and as the MX host of
+# mxa.test.example); without the cache it was asked ten times
+q=$PEERS_TMP/dns/dns.queries
+if [ ! -f "$q" ]; then
+	skip "one DNS lookup per name and poll" "the dns variant did not run"
+elif [ "$(grep -c '^A alias1\.test\.example$' "$q")" -ge 1 ] &&
+    [ "$(grep -c '^A alias1\.test\.example$' "$q")" -le 2 ] &&
+    [ -z "$(grep '^MX ' "$q" | grep -v ' broken\.test\.example$' | sort | uniq -d)" ]; then
+	ok "one DNS verdict per name and poll ($(grep -c '^MX ' "$q") MX, $(grep -c '^A ' "$q") A queries)"
+else
+	notok "one DNS verdict per name and poll" \
+	    "$(sort "$q" | uniq -c | sort -rn | head -8)"
+fi
 
 # ------------------------------------------------ the Received: line forms
 d=$PEERS_TMP/recv

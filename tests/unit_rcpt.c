@@ -23,6 +23,7 @@
 #include "buf.h"
 #include "cfg.h"
 #include "conn.h"
+#include "dnscache.h"
 #include "msg.h"
 #include "rcpt.h"
 #include "tap.h"
@@ -1041,9 +1042,39 @@ test_corpus(void)
 	zone_free(&z);
 }
 
+/* The per-poll DNS verdict cache of deliver_md.c. */
+static void
+test_dnscache(void)
+{
+	struct dns_cache *c = dnsc_create(3);
+	char		  name[32];
+	int		  i, kept = 0;
+
+	ok(dnsc_get(c, "a.example") == -1, "dnscache: unknown name");
+	dnsc_put(c, "a.example", 1);
+	dnsc_put(c, "B.Example", 0);
+	ok(dnsc_get(c, "A.EXAMPLE") == 1 && dnsc_get(c, "b.example") == 0,
+	    "dnscache: both verdicts, names compared without case");
+	dnsc_put(c, "a.example", 0);
+	ok(dnsc_get(c, "a.example") == 0, "dnscache: a verdict replaced");
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "h%d.example", i);
+		dnsc_put(c, name, 1);
+	}
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "h%d.example", i);
+		kept += dnsc_get(c, name) == 1;
+	}
+	ok(kept == 1 && dnsc_get(c, "b.example") == 0,
+	    "dnscache: at most max names kept, the first ones");
+	dnsc_free(c);
+	dnsc_free(NULL);
+}
+
 int
 main(void)
 {
+	test_dnscache();
 	test_iter();
 	test_rfc();
 	test_rcpt_basic();

@@ -100,7 +100,9 @@ def main():
     ap.add_argument("--addr", default="127.0.0.77")
     ap.add_argument("--port", type=int, default=53)
     ap.add_argument("--pidfile")
+    ap.add_argument("--log", help="append 'TYPE NAME' for every query")
     a = ap.parse_args()
+    log = open(a.log, "a", buffering=1) if a.log else None
     zone = load(a.zone)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((a.addr, a.port))
@@ -110,6 +112,11 @@ def main():
     while True:
         data, peer = s.recvfrom(4096)
         try:
+            if log:
+                name, off = qname(data, 12)
+                qtype = struct.unpack(">H", data[off:off + 2])[0]
+                log.write("%s %s\n" % ({1: "A", 15: "MX", 28: "AAAA"}.get(
+                    qtype, str(qtype)), name.lower().rstrip(".")))
             s.sendto(answer(zone, data), peer)
         except (IndexError, struct.error):
             continue

@@ -964,14 +964,16 @@ postfix_queue_empty() {
 # stdin from /dev/null, killed after PEERS_FETCHMAIL_TIMEOUT seconds
 # (default 60; then status 124).  Output goes to stdout/stderr as usual;
 # returns fetchmail's exit status.  Extra environment: PEERS_FETCHMAIL_ENV
-# ("NAME=value ..." words).
+# ("NAME=value ..." words); a command prefix (such as PEERS_DNSWRAP):
+# the array PEERS_FETCHMAIL_WRAP.
+PEERS_FETCHMAIL_WRAP=()
 peers_fetchmail() {
 	local -; set +e
 	local bin=$1 home=$2 rc=$3
 	shift 3
 	mkdir -p "$home" && chmod 700 "$home" && chmod 600 "$rc" || return 1
 	# shellcheck disable=SC2086
-	env -i HOME="$home" PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C \
+	"${PEERS_FETCHMAIL_WRAP[@]}" env -i HOME="$home" PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C \
 	    ${PEERS_FETCHMAIL_ENV:-} \
 	    timeout -k 5 "${PEERS_FETCHMAIL_TIMEOUT:-60}" "$bin" --nosyslog \
 	    --pidfile "$home/fetchmail.pid" -f "$rc" "$@" </dev/null
@@ -1230,3 +1232,44 @@ faultpeer_stop() {
 	return 0
 }
 # ============================================================ end faultpeer
+
+# ============================================================ DNS stub
+# peers_dns_stub ZONE PROBE: start tests/peers/dnsstub.py on port 53 of
+# an unused 127.X.Y.53 address (several tests may run at once) serving
+# ZONE (once per script) and set PEERS_DNSWRAP, a command prefix that
+# runs a command in a private mount namespace whose /etc/resolv.conf
+# names only the stub; returns when PROBE (a name of ZONE) resolves
+# through it.  Every query the stub answers is appended to the file
+# $PEERS_DNS_QUERIES as "TYPE NAME" (A, AAAA, MX).  False without root
+# or unshare: callers skip.
+PEERS_DNSWRAP=()
+_peers_dns_pid=
+peers_dns_stub() {
+	local -; set +e
+	local try addr _pds_probe=$2
+	[ -n "$_peers_dns_pid" ] && return 0
+	[ "$(id -u)" = 0 ] && command -v unshare >/dev/null 2>&1 || {
+		PEERS_WHY="the DNS stub needs root and unshare"; return 1; }
+	peers_init || return 1
+	PEERS_DNS_QUERIES=$PEERS_TMP/dns.queries
+	# shellcheck disable=SC2016 # $1 is the inner shell's
+	PEERS_DNSWRAP=(unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf &&
+	    shift && exec "$@"' sh "$PEERS_TMP/resolv.conf")
+	for ((try = 0; try < 5; try++)); do
+		addr=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1)).53
+		echo "nameserver $addr" >"$PEERS_TMP/resolv.conf"
+		: >"$PEERS_DNS_QUERIES"
+		python3 "$PEERS_LIB_DIR/dnsstub.py" --zone "$1" --addr "$addr" \
+		    --log "$PEERS_DNS_QUERIES" >"$PEERS_TMP/dns.log" 2>&1 &
+		_peers_dns_pid=$!
+		peers_register_pid "$_peers_dns_pid"
+		if peers_wait_until 10 eval '! peers_alive $_peers_dns_pid ||
+		    "${PEERS_DNSWRAP[@]}" getent hosts "$_pds_probe" >/dev/null 2>&1' &&
+		    peers_alive "$_peers_dns_pid"; then
+			return 0
+		fi
+		_peers_dns_pid=	# the address was taken: another
+	done
+	PEERS_WHY="the DNS stub did not answer: $(cat "$PEERS_TMP/dns.log")"
+	return 1
+}
