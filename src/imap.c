@@ -16,7 +16,12 @@
  * progress lines and the flag stores in message order.
  * "\Seen \Deleted" is stored only after the driver's deliver() said the
  * sink accepted the message (and its UID was recorded; session_ops.sync
- * runs before anything is sent); EXPUNGE (UID EXPUNGE of exactly the
+ * runs before anything is sent).  Flags are stored in batches: the
+ * messages finished since the last send are gathered (\Seen \Deleted
+ * and \Seen apart) and go out as one "UID STORE set +FLAGS.SILENT" each
+ * (in pieces of bounded length) just before the queue is sent, before
+ * an EXPUNGE and at the end of the plan; a batch's OK confirms each of
+ * its messages, in message order.  EXPUNGE (UID EXPUNGE of exactly the
  * UIDs we flagged, with UIDPLUS) follows every `expunge N` deletions and
  * the end of each folder, and only its OK commits the deletions.
  */
@@ -48,10 +53,11 @@
 
 enum icmd {
 	IC_NONE,		/* no command: a message left alone */
+	IC_SKIPDEL,		/* no command: a message deleted unread
+				 * (it joins the \Deleted batch) */
 	IC_FETCH,		/* UID FETCH of a body */
-	IC_STORE_DEL,		/* \Seen \Deleted on a delivered message */
-	IC_STORE_SEEN,		/* \Seen on a delivered, kept message */
-	IC_SKIPDEL,		/* \Seen \Deleted on a message not fetched */
+	IC_STORE_DEL,		/* \Seen \Deleted on a batch of messages */
+	IC_STORE_SEEN,		/* \Seen on a batch of kept messages */
 	IC_EXPUNGE		/* EXPUNGE / UID EXPUNGE */
 };
 
@@ -59,6 +65,9 @@ struct pending {
 	enum icmd	 cmd;
 	size_t		 idx;		/* listing index; IC_EXPUNGE: 1 if it
 					 * commits (the last of a batch) */
+	size_t		*batch;		/* IC_STORE_*: the listing indexes
+					 * its set covers (owned) */
+	size_t		 nbatch;
 	unsigned	 tag;
 	unsigned long	 seq;		/* order of queueing */
 	bool		 done;		/* its tagged reply was read */
@@ -84,6 +93,7 @@ static int	skip_bytes(struct imap *, uint64_t);
 static int	fetch_consume(struct imap *, struct imap_resp *,
 		    struct imap_fetch *);
 static int	queue_expunge(struct imap *);
+static int	queue_flags(struct imap *, struct listing *);
 static int	run_queue(struct imap *, struct listing *);
 
 /* ------------------------------------------------------------ basics */
@@ -605,7 +615,15 @@ nth(struct imap *ip, size_t i)
 	return &ip->fifo[(ip->head + i) % ip->cap];
 }
 
-static void
+/* Whether a pending entry is a marker, not a command sent. */
+static bool
+is_marker(enum icmd cmd)
+{
+	return cmd == IC_NONE || cmd == IC_SKIPDEL;
+}
+
+/* Append an entry to the FIFO (grown as needed); the new entry. */
+static struct pending *
 push(struct imap *ip, enum icmd cmd, size_t idx, unsigned tag)
 {
 	struct pending *e;
@@ -628,14 +646,18 @@ push(struct imap *ip, enum icmd cmd, size_t idx, unsigned tag)
 	e->tag = tag;
 	e->seq = ++ip->seq_pushed;
 	ip->count++;
-	if (cmd != IC_NONE)
+	if (!is_marker(cmd))
 		ip->cmds++;
+	if (cmd == IC_SKIPDEL)
+		ip->skipdels++;
 	if (cmd == IC_FETCH) {
 		ip->fetches++;
 		ip->unsent_fetches++;
 	}
+	return e;
 }
 
+/* Take the oldest entry off the FIFO (the caller frees its batch). */
 static struct pending
 pop(struct imap *ip)
 {
@@ -643,8 +665,10 @@ pop(struct imap *ip)
 
 	ip->head = (ip->head + 1) % ip->cap;
 	ip->count--;
-	if (e.cmd != IC_NONE)
+	if (!is_marker(e.cmd))
 		ip->cmds--;
+	if (e.cmd == IC_SKIPDEL)
+		ip->skipdels--;
 	if (e.cmd == IC_FETCH)
 		ip->fetches--;
 	return e;
@@ -660,7 +684,7 @@ find_tag(struct imap *ip, const struct imap_resp *r)
 	for (i = 0; i < ip->count; i++) {
 		struct pending *e = nth(ip, i);
 
-		if (e->cmd != IC_NONE && !e->done && e->seq <= ip->seq_sent &&
+		if (!is_marker(e->cmd) && !e->done && e->seq <= ip->seq_sent &&
 		    imap_tag_is(r, e->tag))
 			return e;
 	}
@@ -698,23 +722,95 @@ qdel_add(struct imap *ip, uint32_t uid)
 	ip->qdel[ip->nqdel++] = uid;
 }
 
-/* Queue UID STORE of \Seen (and \Deleted) for message idx. */
-static int
-queue_store(struct imap *ip, struct listing *l, size_t idx, enum icmd cmd)
+/* Append listing index idx to v. */
+static void
+idxv_add(struct idxv *v, size_t idx)
 {
-	bool		del = cmd != IC_STORE_SEEN;
-	unsigned	tag;
+	if (v->n == v->cap) {
+		v->cap = v->cap ? v->cap * 2 : 64;
+		v->v = xreallocarray(v->v, v->cap, sizeof(*v->v));
+	}
+	v->v[v->n++] = idx;
+}
 
-	tag = imap_send_cmd(ip, "UID STORE %lu +FLAGS.SILENT (\\Seen%s)",
-	    (unsigned long)l->m[idx].imap_uid, del ? " \\Deleted" : "");
+/* Let message idx (accepted by the sink, or deleted unread) join the
+ * batch of \Seen (and \Deleted) flags; `expunge N` may send the
+ * batches and queue an EXPUNGE now. */
+static int
+queue_store(struct imap *ip, struct listing *l, size_t idx, bool del)
+{
+	idxv_add(del ? &ip->bdel : &ip->bseen, idx);
+	if (del && ip->expunge_every > 0 &&
+	    ip->nqdel + ip->bdel.n >= ip->expunge_every)
+		return queue_flags(ip, l) != 0 ? -1 : queue_expunge(ip);
+	return 0;
+}
+
+/* Queue one UID STORE command for the n messages at idx (their UIDs in
+ * uids, the set already in set); the command owns a copy of idx. */
+static int
+queue_store_cmd(struct imap *ip, const struct buf *set, const size_t *idx,
+    const uint32_t *uids, size_t n, enum icmd cmd)
+{
+	struct pending	*e;
+	unsigned	 tag;
+
+	tag = imap_send_cmd(ip, "UID STORE %s +FLAGS.SILENT (\\Seen%s)",
+	    buf_data(set), cmd == IC_STORE_DEL ? " \\Deleted" : "");
 	if (tag == 0)
 		return -1;
-	push(ip, cmd, idx, tag);
-	if (!del)
+	e = push(ip, cmd, 0, tag);
+	e->batch = xreallocarray(NULL, n, sizeof(*e->batch));
+	memcpy(e->batch, idx, n * sizeof(*e->batch));
+	e->nbatch = n;
+	if (cmd == IC_STORE_DEL)
+		for (size_t k = 0; k < n; k++)
+			qdel_add(ip, uids[k]);
+	return 0;
+}
+
+/* Queue the flags of batch b as UID STOREs of bounded sets, in message
+ * order; b is emptied.  The UIDs are made durable first: a long batch
+ * may pass the conn's high-water mark and go out at once. */
+static int
+queue_batch(struct imap *ip, struct listing *l, struct idxv *b,
+    enum icmd cmd)
+{
+	struct buf	*set;
+	uint32_t	*uids;
+	size_t		 i = 0, from, k;
+	int		 r = 0;
+
+	if (b->n == 0)
 		return 0;
-	qdel_add(ip, l->m[idx].imap_uid);
-	if (ip->expunge_every > 0 && ip->nqdel >= ip->expunge_every)
-		return queue_expunge(ip);
+	ip->s->ops->sync(ip->s);
+	uids = xreallocarray(NULL, b->n, sizeof(*uids));
+	for (k = 0; k < b->n; k++)
+		uids[k] = l->m[b->v[k]].imap_uid;
+	set = buf_create(IMAP_SET_MAX + 64);
+	while (r == 0 && i < b->n) {
+		from = i;
+		buf_reset(set);
+		if (imap_uidset(set, uids, b->n, &i, IMAP_SET_MAX) != 0 ||
+		    i == from)
+			r = -1;
+		else
+			r = queue_store_cmd(ip, set, b->v + from, uids + from,
+			    i - from, cmd);
+	}
+	buf_free(set);
+	free(uids);
+	b->n = 0;
+	return r;
+}
+
+/* Queue the pending flag batches: \Seen \Deleted, then \Seen. */
+static int
+queue_flags(struct imap *ip, struct listing *l)
+{
+	if (queue_batch(ip, l, &ip->bdel, IC_STORE_DEL) != 0 ||
+	    queue_batch(ip, l, &ip->bseen, IC_STORE_SEEN) != 0)
+		return -1;
 	return 0;
 }
 
@@ -849,10 +945,15 @@ plan_tagged(struct imap *ip, struct imap_resp *r, struct listing *l)
 		log_err("%s", _("expunge failed"));
 		ip->expunge_failed = true;
 		break;
-	default:
-		log_err(_("STORE of message %s@%s:%lu failed: %s"),
-		    s->q->o.remote, s->truename, l->m[e->idx].num, t);
+	case IC_STORE_DEL:
+	case IC_STORE_SEEN:
+		for (size_t k = 0; k < e->nbatch; k++)
+			log_err(_("STORE of message %s@%s:%lu failed: %s"),
+			    s->q->o.remote, s->truename,
+			    l->m[e->batch[k]].num, t);
 		ip->store_failed = true;
+		break;
+	default:
 		break;
 	}
 	free(t);
@@ -860,7 +961,7 @@ plan_tagged(struct imap *ip, struct imap_resp *r, struct listing *l)
 }
 
 /* Finish the oldest command, in queue order: announce messages left
- * alone, queue the flags of delivered ones, count confirmed deletions,
+ * alone, batch the flags of delivered ones, count confirmed deletions,
  * commit them after an EXPUNGE. */
 static int
 finish(struct imap *ip, struct listing *l, struct pending *e)
@@ -870,9 +971,11 @@ finish(struct imap *ip, struct listing *l, struct pending *e)
 
 	switch (e->cmd) {
 	case IC_NONE:
+	case IC_SKIPDEL:
 		if (!e->announced)
 			s->ops->skipped(s, m);
-		return 0;
+		return e->cmd == IC_SKIPDEL ? queue_store(ip, l, e->idx, true) :
+		    0;
 	case IC_FETCH:
 		if (!e->got) {
 			if (e->ok)
@@ -882,18 +985,13 @@ finish(struct imap *ip, struct listing *l, struct pending *e)
 				    (unsigned long)m->imap_uid);
 			return 0;
 		}
-		if (e->fate == FATE_DELETE)
-			return queue_store(ip, l, e->idx, IC_STORE_DEL);
-		if (e->fate == FATE_SEEN)
-			return queue_store(ip, l, e->idx, IC_STORE_SEEN);
+		if (e->fate == FATE_DELETE || e->fate == FATE_SEEN)
+			return queue_store(ip, l, e->idx,
+			    e->fate == FATE_DELETE);
 		return 0;
-	case IC_SKIPDEL:
-		if (!e->announced)
-			s->ops->skipped(s, m);
-		/* FALLTHROUGH */
 	case IC_STORE_DEL:
-		if (e->ok)
-			s->ops->dele_ok(s, m);
+		for (size_t k = 0; e->ok && k < e->nbatch; k++)
+			s->ops->dele_ok(s, &l->m[e->batch[k]]);
 		return 0;
 	case IC_EXPUNGE:
 		if (e->ok && e->idx == 1)
@@ -905,8 +1003,8 @@ finish(struct imap *ip, struct listing *l, struct pending *e)
 }
 
 /* Queue the plan's commands in message order while the window has
- * room: body fetches, flag stores for messages deleted unread, and
- * markers for those left alone (announced in order). */
+ * room: body fetches, and markers for messages deleted unread or left
+ * alone (announced in order). */
 static int
 fill(struct imap *ip, struct listing *l, size_t *next)
 {
@@ -922,20 +1020,22 @@ fill(struct imap *ip, struct listing *l, size_t *next)
 			if (tag == 0)
 				return -1;
 			push(ip, IC_FETCH, *next, tag);
-		} else if (m->action == MSGA_DELETE) {
-			if (queue_store(ip, l, *next, IC_SKIPDEL) != 0)
-				return -1;
-		} else
+		} else if (m->action == MSGA_DELETE)
+			push(ip, IC_SKIPDEL, *next, 0);
+		else
 			push(ip, IC_NONE, *next, 0);
 		(*next)++;
 	}
 	return 0;
 }
 
-/* Send what is queued; the driver first makes recorded UIDs durable. */
+/* Send what is queued, the pending flag batches included; the driver
+ * first makes recorded UIDs durable. */
 static int
-plan_flush(struct imap *ip)
+plan_flush(struct imap *ip, struct listing *l)
 {
+	if (queue_flags(ip, l) != 0)
+		return -1;
 	ip->s->ops->sync(ip->s);
 	ip->seq_sent = ip->seq_pushed;
 	ip->unsent_fetches = 0;
@@ -949,6 +1049,7 @@ run_plan(struct imap *ip, struct listing *l)
 {
 	int	r;
 
+	ip->bdel.n = ip->bseen.n = 0;
 	ip->lazy = true;
 	r = run_queue(ip, l);
 	ip->lazy = false;
@@ -964,20 +1065,24 @@ run_queue(struct imap *ip, struct listing *l)
 	struct pending	 e;
 	size_t		 next = 0;
 	bool		 final = false;
+	int		 k;
 
 	for (;;) {
 		if (fill(ip, l, &next) != 0)
 			return -1;
-		if (ip->count > 0 && (ip->fifo[ip->head].cmd == IC_NONE ||
+		if (ip->count > 0 && (is_marker(ip->fifo[ip->head].cmd) ||
 		    ip->fifo[ip->head].done)) {
 			e = pop(ip);
-			if (finish(ip, l, &e) != 0)
+			k = finish(ip, l, &e);
+			free(e.batch);
+			if (k != 0)
 				return -1;
 			continue;
 		}
+		/* every message finished: the last flags, then EXPUNGE */
 		if (!final && (next == l->n || ip->s->stop) &&
-		    ip->fetches == 0) {
-			if (queue_expunge(ip) != 0)
+		    ip->fetches == 0 && ip->skipdels == 0) {
+			if (queue_flags(ip, l) != 0 || queue_expunge(ip) != 0)
 				return -1;
 			final = true;
 		}
@@ -987,7 +1092,7 @@ run_queue(struct imap *ip, struct listing *l)
 		 * a window of fetches has piled up */
 		if ((ip->fifo[ip->head].seq > ip->seq_sent ||
 		    ip->unsent_fetches >= IMAP_WINDOW / 2) &&
-		    plan_flush(ip) != 0)
+		    plan_flush(ip, l) != 0)
 			return -1;
 		if (imap_next_resp(ip, &r) != 0)
 			return -1;
@@ -1259,7 +1364,11 @@ imap_session(struct session *s, const struct pop3_tls *t)
 		log_err(_("client/server synchronization error while fetching "
 		    "from %s@%s"), s->q->o.remote, s->pollname);
 	free(ip.lst);
+	while (ip.count > 0)
+		free(pop(&ip).batch);
 	free(ip.fifo);
+	free(ip.bdel.v);
+	free(ip.bseen.v);
 	free(ip.qdel);
 	buf_free(ip.line);
 	buf_free_wipe(ip.cmd);

@@ -16,6 +16,12 @@ struct pending;
 struct lent;
 struct pop3_tls;
 
+/* A growable list of listing indexes. */
+struct idxv {
+	size_t		*v;
+	size_t		 n, cap;
+};
+
 struct imap {
 	struct session	*s;
 	struct conn	*c;
@@ -40,6 +46,7 @@ struct imap {
 	size_t		 head, count, cap;
 	size_t		 fetches;	/* IC_FETCH among them */
 	size_t		 cmds;		/* commands among them */
+	size_t		 skipdels;	/* IC_SKIPDEL markers among them */
 	unsigned long	 seq_pushed, seq_sent;
 	size_t		 unsent_fetches;
 	/* the literal being streamed */
@@ -47,6 +54,9 @@ struct imap {
 	struct buf	*tail;		/* its last bytes */
 	size_t		 tail_off;
 	bool		 body_err;
+	/* messages accepted by the sink whose flags are not queued yet:
+	 * \Seen \Deleted, and \Seen only (one UID STORE per batch) */
+	struct idxv	 bdel, bseen;
 	/* UIDs flagged \Deleted since the last EXPUNGE was queued */
 	uint32_t	*qdel;
 	size_t		 nqdel, qdelcap;

@@ -210,7 +210,8 @@ keepnp-baseline            keepnp -                         0      -
 keepnp-pop3-RETR3-drop     keepnp pop3:RETR@3=drop          2      -
 keepnp-pop3-QUIT-drop      keepnp pop3:QUIT=drop            2      -
 keepnp-smtp-EOD3-dropafter keepnp smtp:EOD@3=dropafter      0      m3
-# IMAP (the peer's IMAP server; UID FETCH/STORE, @3 = UID 3 = m3).  The
+# IMAP (the peer's IMAP server; UID FETCH/STORE, @3 = the FETCH of UID 3
+# = m3, or the STORE whose set names UID 3: flags go in batches).  The
 # reference speaks another dialect (SEARCH, sequence numbers) that the
 # peer does not serve: these run only for a client other than it.  EXIT
 # is what this implementation returns.

@@ -19,6 +19,10 @@
 #      MDA does it when the first message arrives): nothing lost, nothing
 #      delivered twice, no flag on a wrong message
 #   K  150 messages pipelined; Dovecot LMTP as the sink
+#   M  flags in batches: one ranged UID STORE (\Seen \Deleted, or \Seen
+#      with keep) for five messages, flushed ones in the same batch; a NO
+#      to the batch from tests/peers/faultpeer.py leaves all five on the
+#      server (exit 7) and none is delivered twice
 #   P  a scripted server: PREAUTH while TLS is required (abort, nothing
 #      sent, as the reference), LOGINDISABLED with auth password
 #   J  differential: $FETCHMAIL and the reference on identical mailboxes
@@ -44,7 +48,7 @@ fi
 have_ref=0
 [ -x "$REF" ] && have_ref=1
 
-PLAN=58
+PLAN=67
 t_start=$(peers_now_ms)
 echo "1..$PLAN"
 . "$top/tests/tap.sh"
@@ -55,7 +59,7 @@ bail() {
 }
 
 # ---------------------------------------------------------------- servers
-USERS="a b c d e f g h i k lt idl"
+USERS="a b c d e f g h i k lt idl m mk mf"
 for u in $USERS; do dovecot_add_user "$u" pw; done
 for x in ref fm; do
 	for n in $(seq 1 15); do
@@ -495,6 +499,68 @@ fm K
 check "K: Dovecot LMTP as the sink: delivered and removed" eval '
     want_rc 0 && dovecot_wait_count lt 3 10 && want_state k INBOX "" &&
     [ "$(dovecot_header_list lt X-Test-Id | tr "\n" " ")" = "s1 s2 c7 " ]'
+
+# ================================================================ M
+# Flags are stored in batches: the messages finished since the last send
+# go out as one ranged UID STORE.  Five messages fit in one window, so a
+# poll sends exactly one STORE naming UIDs 1:5.
+# stores NAME: the UID STORE lines of the -v transcript
+stores() { grep ' IMAP> A[0-9]* UID STORE ' "$W/$1/out" | sed 's/.*IMAP> A[0-9]* //'; }
+inject m INBOX s1 s2 s3 s4 s5 || bail "inject failed"
+write_rc M 127.0.0.1 m
+fm M -v
+check "M: nokeep, 5 messages: exit 0, delivered in order" eval 'want_rc 0 && want_got M s1 s2 s3 s4 s5'
+check "M: nokeep: one ranged UID STORE 1:5 (\\Seen \\Deleted) before the EXPUNGE" eval '
+    [ "$(stores M)" = "UID STORE 1:5 +FLAGS.SILENT (\\Seen \\Deleted)" ] &&
+    grep -A100 " UID STORE " "$OUT" | grep -q " IMAP> A[0-9]* UID EXPUNGE 1:5$" ||
+    { WHY="STOREs: [$(stores M)] EXPUNGE: $(grep EXPUNGE "$OUT")"; false; }'
+check "M: nokeep: mailbox empty afterwards" want_state m INBOX ""
+inject mk INBOX s1 s2 s3 s4 s5 || bail "inject failed"
+write_rc MK 127.0.0.1 mk keep
+fm MK -v
+check "M: keep: exit 0, one ranged UID STORE 1:5 (\\Seen), no EXPUNGE" eval '
+    want_rc 0 && want_got MK s1 s2 s3 s4 s5 &&
+    [ "$(stores MK)" = "UID STORE 1:5 +FLAGS.SILENT (\\Seen)" ] &&
+    ! grep -q "EXPUNGE" "$OUT" || { WHY="$WHY STOREs: [$(stores MK)]"; false; }'
+check "M: keep: all five stay, \\Seen" want_state mk INBOX 's1:\Seen s2:\Seen s3:\Seen s4:\Seen s5:\Seen'
+# flush: the seen messages, deleted unread, join the batch of the others
+inject mf INBOX s1 s2 s3 s4 s5 && seen mf INBOX s2 s4 || bail "inject failed"
+write_rc MF 127.0.0.1 mf flush
+fm MF -v
+check "M: flush: messages deleted unread join the \\Deleted batch, lines in order" eval '
+    want_rc 0 && want_got MF s1 s3 s5 &&
+    [ "$(stores MF)" = "UID STORE 1:5 +FLAGS.SILENT (\\Seen \\Deleted)" ] &&
+    [ "$(grep -E "^(reading|skipping) message" "$OUT" | cut -d" " -f1-3 | tr "\n" " ")" = \
+      "reading message mf@127.0.0.1:1 skipping message mf@127.0.0.1:2 reading message mf@127.0.0.1:3 skipping message mf@127.0.0.1:4 reading message mf@127.0.0.1:5 " ] &&
+    want_state mf INBOX "" || { WHY="$WHY STOREs: [$(stores MF)] $(grep -E "^(reading|skipping)" "$OUT")"; false; }'
+# a NO to the batch (tests/peers/faultpeer.py; its first UID STORE)
+MX=$W/MX
+if faultpeer_start "$MX/peer" --messages 5 --fault 'imap:STORE=err' \
+    --sender MAILER-DAEMON@example.org --lifetime 120; then
+	mxport=$(awk '$1 == "imap" { print $2 }' "$MX/peer/ports")
+	mkdir -p "$MX"
+	printf "poll 127.0.0.1 protocol imap service %s timeout 5\n  user alice password secret is bob here sslproto '' smtphost 127.0.0.1/%s\n" \
+	    "$mxport" "$FAULTPEER_SMTP_PORT" >"$MX/rc"
+	mxfact() { sed -n "s/^$1=//p" "$MX/peer/report.txt"; }
+	fm MX -v
+	faultpeer_idle 10 "$MX/peer"
+	check "M: NO to the batched STORE: exit 7, one STORE line per message of the batch" eval '
+	    want_rc 7 && [ "$(stores MX | wc -l)" = 1 ] &&
+	    [ "$(grep -c "^fetchmail: STORE of message alice@127.0.0.1:[1-5] failed: faultpeer: fault injected at UID STORE$" "$ERR")" = 5 ] ||
+	    { WHY="$WHY STOREs: [$(stores MX)]; $(head "$ERR")"; false; }'
+	check "M: NO to the batched STORE: all five delivered once and all still on the server" eval '
+	    [ "$(mxfact naccepted)" = 5 ] && [ "$(mxfact remaining)" = "$(mxfact originals)" ] &&
+	    [ -z "$(mxfact lost)" ] || { WHY="$(cat "$MX/peer/report.txt")"; false; }'
+	faultpeer_control '{"faults": []}' "$MX/peer"
+	fm MX -v
+	faultpeer_idle 10 "$MX/peer"
+	check "M: NO to the batched STORE: the next poll delivers none again and empties the server" eval '
+	    [ "$(mxfact naccepted)" = 5 ] && [ -z "$(mxfact remaining)" ] &&
+	    [ -z "$(mxfact dups)" ] || { WHY="rc $RC; $(cat "$MX/peer/report.txt")"; false; }'
+	faultpeer_stop
+else
+	for x in 1 2 3; do notok "M: faultpeer started" "$PEERS_WHY"; done
+fi
 
 # ================================================================ P
 # A scripted server for what Dovecot will not do on demand: a PREAUTH

@@ -301,6 +301,55 @@ test_quote_and_sets(void)
 	buf_free(b);
 }
 
+/* Count the UIDs a set names, checking they are uids[from..] in order. */
+static size_t
+set_covers(const char *set, const uint32_t *uids, size_t from)
+{
+	size_t		 k = from;
+	unsigned long	 lo, hi;
+	char		*e;
+
+	for (;;) {
+		lo = hi = strtoul(set, &e, 10);
+		if (*e == ':')
+			hi = strtoul(e + 1, &e, 10);
+		for (; lo <= hi; lo++)
+			if (uids[k++] != lo)
+				return 0;
+		if (*e != ',')
+			return *e == '\0' ? k - from : 0;
+		set = e + 1;
+	}
+}
+
+/* The batched flag stores: the pieces of a long set with gaps are each
+ * bounded and together name every UID once, in order. */
+static void
+test_uidset_pieces(void)
+{
+	enum { N = 10000, MAX = 4000 };
+	struct buf	*b = buf_create(MAX + 64);
+	uint32_t	*u = calloc(N, sizeof(*u));
+	size_t		 i = 0, from, pieces = 0, n = 0;
+	bool		 good = true;
+
+	for (size_t k = 0; k < N; k++)
+		u[k] = (uint32_t)(k + k / 3 + 1);	/* every 4th missing */
+	while (good && i < N) {
+		from = i;
+		buf_reset(b);
+		good = imap_uidset(b, u, N, &i, MAX) == 0 && i > from &&
+		    buf_len(b) <= MAX &&
+		    set_covers(buf_data(b), u, from) == i - from;
+		n += i - from;
+		pieces++;
+	}
+	ok(good && n == N, "set pieces cover every UID once, in order");
+	ok(pieces > 1, "a long set is cut into pieces");
+	buf_free(b);
+	free(u);
+}
+
 static void
 test_line_literal(void)
 {
@@ -324,6 +373,7 @@ main(void)
 	test_fetch();
 	test_nesting();
 	test_quote_and_sets();
+	test_uidset_pieces();
 	test_line_literal();
 	return done_testing();
 }

@@ -507,7 +507,9 @@ class Peer:
                 if f.n is not None:
                     if (side == "pop3" and f.step in MSGNUM_STEPS) or (
                             side == "imap" and f.step in IMAP_MSGNUM_STEPS):
-                        if msgnum != f.n:
+                        if msgnum != f.n and not (
+                                isinstance(msgnum, frozenset) and
+                                f.n in msgnum):
                             continue
                     elif occ != f.n:
                         continue
@@ -1405,7 +1407,8 @@ class ImapSession(Session):
             try:
                 n = int(args[0])
             except ValueError:
-                n = None
+                # a set (batched flags): @N fires when it names UID N
+                n = frozenset(imap_set(args[0], 0)) or None
             return ("FETCH" if cmd == "UID FETCH" else "STORE"), n
         return None, None
 
