@@ -292,6 +292,7 @@ md_dns(void *arg, const char *name)
 		dnsc_put(c->d->dnscache, name, r == RCPT_ALIAS_YES);
 	return r;
 }
+
 /* SDPS: the envelope recipient from *ENV becomes the envelope header
  * the search uses, put in front of the fields (*line keeps its text,
  * the caller frees it); returns the new field array. */
