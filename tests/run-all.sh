@@ -15,7 +15,7 @@ cd "$top" || exit 2
 
 DEPS="build-essential autoconf automake autopoint pkg-config flex bison
 gettext libssl-dev python3 groff man-db clang libclang-rt-14-dev fetchmail valgrind
-locales libkrb5-dev"
+locales libkrb5-dev faketime"
 
 # Install what is missing; as root directly, otherwise through sudo.
 install_deps() {
