@@ -64,8 +64,10 @@ import datetime
 import hashlib
 import os
 import re
-import socket
 import sys
+
+import peerline
+from peerline import Closed, LinePeer
 
 # Part 4, "Mechanism Type".
 OID = bytes([0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x86, 0xF8, 0x73,
@@ -175,73 +177,29 @@ class Reader:
 # ------------------------------------------------------------ the server
 
 def gen_message(i):
-    return ("From: sender@example.org\r\nTo: user@example.org\r\n"
-            "Subject: rpapeer message %d\r\nMessage-ID: "
-            "<rpapeer-%d@example.org>\r\nX-Rpapeer-Id: %d\r\n\r\n"
-            "body of rpapeer message %d\r\n.leading dot line\r\n" % (
-                i, i, i, i)).encode()
+    return peerline.gen_message("rpapeer", i)
 
 
-class Closed(Exception):
-    pass
+class Peer(LinePeer):
+    B64_MIN = 4
 
-
-class Peer:
     def __init__(self, a):
-        self.a = a
+        super().__init__(a)
         self.mailbox = [(1, gen_message(1))]
         self.conns = self.retrieved = self.committed = 0
         self.auth_ok = self.auth_fail = self.cancels = 0
         self.mechs_used = []
         self.realms = a.realms or "pop@%s" % a.realm
-        self.logf = open(os.path.join(a.dir, "peer.log"), "a",
-                         encoding="utf-8", errors="backslashreplace")
-        self.conn_no = 0
 
-    def write(self, text):
-        self.logf.write("%d %s\n" % (self.conn_no, text))
-        self.logf.flush()
+    def session(self):
+        self.pop3()
 
-    def ev(self, text):
-        self.write("EV: " + text)
-
-    def write_state(self):
-        st = ("conns %d\nmessages %d\nretrieved %d\ncommitted %d\n"
+    def state_text(self):
+        return ("conns %d\nmessages %d\nretrieved %d\ncommitted %d\n"
               "auth_ok %d\nauth_fail %d\ncancels %d\nmechs %s\n" % (
                   self.conns, len(self.mailbox), self.retrieved,
                   self.committed, self.auth_ok, self.auth_fail,
                   self.cancels, ",".join(self.mechs_used)))
-        atomic_write(os.path.join(self.a.dir, "state"), st)
-
-    def send(self, text):
-        for ln in text.split("\r\n")[:-1]:
-            self.write("S: " + ln)
-        self.sock.sendall(text.encode("latin-1"))
-
-    def readline(self):
-        while b"\n" not in self.buf:
-            try:
-                d = self.sock.recv(65536)
-            except socket.timeout:
-                raise Closed("timeout")
-            except OSError as e:
-                raise Closed(str(e))
-            if not d:
-                raise Closed("eof")
-            self.buf += d
-        ln, _, self.buf = self.buf.partition(b"\n")
-        s = ln.rstrip(b"\r").decode("latin-1")
-        self.write("C: " + s)
-        for tok in s.split():
-            if len(tok) >= 4 and len(tok) % 4 == 0 and \
-                    re.fullmatch(r"[A-Za-z0-9+/]+=*", tok):
-                try:
-                    dec = base64.b64decode(tok, validate=True)
-                except (binascii.Error, ValueError):
-                    continue
-                self.write("D: " + dec.decode("latin-1").encode(
-                    "unicode_escape").decode("ascii"))
-        return s
 
     # -------------------------------------------------- RPA
     def fail(self, why):
@@ -492,60 +450,6 @@ class Peer:
                 self.send("+OK\r\n")
             else:
                 self.send("-ERR unknown command\r\n")
-
-    def serve(self):
-        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(8)
-        ls.settimeout(0.5)
-        self.write_state()
-        atomic_write(os.path.join(self.a.dir, "port"),
-                     "%d\n" % ls.getsockname()[1])
-        while True:
-            if self.a.parent_pid and not pid_alive(self.a.parent_pid):
-                return
-            try:
-                s, _ = ls.accept()
-            except socket.timeout:
-                continue
-            self.conn_no += 1
-            self.sock, self.buf = s, b""
-            s.settimeout(self.a.timeout)
-            self.ev("OPEN pop3")
-            how = "ok"
-            try:
-                self.pop3()
-            except Closed as e:
-                how = "client closed (%s)" % e
-            except OSError as e:
-                how = "error %s" % e
-            finally:
-                s.close()
-            self.conns += 1
-            self.ev("CLOSE %s" % how)
-            self.write_state()
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return True
-
-
-def atomic_write(path, text):
-    tmp = "%s.tmp%d" % (path, os.getpid())
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------ self-test

@@ -64,9 +64,11 @@ import hashlib
 import hmac
 import os
 import re
-import socket
 import struct
 import sys
+
+import peerline
+from peerline import Closed, LinePeer
 import time
 
 OTP_WORDS = """
@@ -591,21 +593,12 @@ MECHS = {"CRAM-MD5": CramMD5, "NTLM": Ntlm, "OTP": Otp,
 # ------------------------------------------------------------ the server
 
 def gen_message(i):
-    return ("From: sender@example.org\r\nTo: user@example.org\r\n"
-            "Subject: saslpeer message %d\r\nMessage-ID: "
-            "<saslpeer-%d@example.org>\r\nX-Saslpeer-Id: %d\r\n\r\n"
-            "body of saslpeer message %d\r\n.leading dot line\r\n" % (
-                i, i, i, i)).encode()
+    return peerline.gen_message("saslpeer", i)
 
 
-class Closed(Exception):
-    pass
-
-
-class Peer:
+class Peer(LinePeer):
     def __init__(self, a):
-        self.a = a
-        self.dir = a.dir
+        super().__init__(a)
         self.mailbox = [(i, gen_message(i)) for i in range(1, a.messages + 1)]
         self.conns = self.retrieved = self.committed = 0
         self.auth_ok = self.auth_fail = self.cancels = 0
@@ -613,63 +606,25 @@ class Peer:
         self.otp_seq = a.otp_seq
         self.otp_stored = otp_md5(a.otp_pass, a.otp_seed, a.otp_seq + 1) \
             if a.otp_pass else None
-        self.logf = open(os.path.join(a.dir, "peer.log"), "a")
-        self.conn_no = 0
 
-    def write(self, text):
-        self.logf.write("%d %s\n" % (self.conn_no, text))
-        self.logf.flush()
+    def proto(self):
+        return self.a.proto
 
-    def ev(self, text):
-        self.write("EV: " + text)
+    def session(self):
+        return self.pop3() if self.a.proto == "pop3" else self.imap()
 
-    def write_state(self):
-        st = ("conns %d\nmessages %d\nretrieved %d\ncommitted %d\n"
+    def state_text(self):
+        return ("conns %d\nmessages %d\nretrieved %d\ncommitted %d\n"
               "otp_seq %d\nauth_ok %d\nauth_fail %d\ncancels %d\n"
               "mechs %s\n" % (
                   self.conns, len(self.mailbox), self.retrieved,
                   self.committed, self.otp_seq, self.auth_ok,
                   self.auth_fail, self.cancels, ",".join(self.mechs_used)))
-        atomic_write(os.path.join(self.dir, "state"), st)
 
     # -------------------------------------------------- line I/O
-    def send(self, text):
-        for ln in text.split("\r\n")[:-1] if text.endswith("\r\n") \
-                else [text]:
-            self.write("S: " + ln)
-        self.sock.sendall(text.encode("latin-1"))
-
     def send_bytes(self, data, note):
         self.write("S: " + note)
         self.sock.sendall(data)
-
-    def readline(self):
-        while b"\n" not in self.buf:
-            try:
-                d = self.sock.recv(65536)
-            except socket.timeout:
-                raise Closed("timeout")
-            except OSError as e:
-                raise Closed(str(e))
-            if not d:
-                raise Closed("eof")
-            self.buf += d
-        ln, _, self.buf = self.buf.partition(b"\n")
-        ln = ln.rstrip(b"\r")
-        s = ln.decode("latin-1")
-        self.write("C: " + s)
-        # the decoded form of anything that looks like base64, so a test
-        # can look for a secret in what was really sent
-        for tok in s.split():
-            if len(tok) >= 8 and len(tok) % 4 == 0 and \
-                    re.fullmatch(r"[A-Za-z0-9+/]+=*", tok):
-                try:
-                    dec = base64.b64decode(tok, validate=True)
-                except (binascii.Error, ValueError):
-                    continue
-                self.write("D: " + dec.decode("latin-1").encode(
-                    "unicode_escape").decode("ascii"))
-        return s
 
     # -------------------------------------------------- SASL driver
     def sasl(self, mech, ir, cont, ok, no, cancelled):
@@ -987,40 +942,6 @@ class Peer:
             else:
                 self.send("%s BAD unknown command\r\n" % tag)
 
-    # -------------------------------------------------- accept loop
-    def serve(self):
-        ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(8)
-        ls.settimeout(0.5)
-        self.write_state()
-        atomic_write(os.path.join(self.dir, "port"),
-                     "%d\n" % ls.getsockname()[1])
-        while True:
-            if self.a.parent_pid and not pid_alive(self.a.parent_pid):
-                return
-            try:
-                s, _ = ls.accept()
-            except socket.timeout:
-                continue
-            self.conn_no += 1
-            self.sock, self.buf = s, b""
-            s.settimeout(self.a.timeout)
-            self.ev("OPEN %s" % self.a.proto)
-            how = "ok"
-            try:
-                self.pop3() if self.a.proto == "pop3" else self.imap()
-            except Closed as e:
-                how = "client closed (%s)" % e
-            except OSError as e:
-                how = "error %s" % e
-            finally:
-                s.close()
-            self.conns += 1
-            self.ev("CLOSE %s" % how)
-            self.write_state()
-
 
 def imap_words(s):
     out, i, n = [], 0, len(s)
@@ -1064,27 +985,6 @@ def imap_set(spec, top):
             continue
         res.update(range(min(lo, hi), max(lo, hi) + 1))
     return res
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-    except OSError:
-        return True
-
-
-def atomic_write(path, text):
-    tmp = "%s.tmp%d" % (path, os.getpid())
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------ self-test
