@@ -258,6 +258,25 @@ class Peer:
                                                  int(time.time()))
         return base64.b64encode(self.cram.encode()).decode()
 
+    def sasl_exchange(self, args):
+        """AUTH/AUTHENTICATE args: PLAIN (initial response or after "+ ")
+        or CRAM-MD5; True/False, "unsupported", or None when the client
+        went away mid-exchange."""
+        mech = args[0].upper()
+        if mech == "PLAIN":
+            blob = args[1] if len(args) > 1 else None
+            if blob is None:
+                self.line("+ ")
+                blob = self.readline()
+                if blob is None:
+                    return None
+            return self.check_plain("PLAIN", blob)
+        if mech == "CRAM-MD5":
+            self.line("+ " + self.cram_challenge())
+            r = self.readline()
+            return None if r is None else self.cram_check(r)
+        return "unsupported"
+
     def cram_check(self, resp):
         try:
             d = base64.b64decode(resp, validate=True).decode("latin-1")
@@ -367,22 +386,10 @@ class Peer:
                 else:
                     self.line("-ERR [AUTH] authentication failed")
             elif cmd == "AUTH" and not self.authed and args:
-                mech = args[0].upper()
-                if mech == "PLAIN":
-                    blob = args[1] if len(args) > 1 else None
-                    if blob is None:
-                        self.line("+ ")
-                        blob = self.readline()
-                        if blob is None:
-                            break
-                    ok = self.check_plain("PLAIN", blob)
-                elif mech == "CRAM-MD5":
-                    self.line("+ " + self.cram_challenge())
-                    r = self.readline()
-                    if r is None:
-                        break
-                    ok = self.cram_check(r)
-                else:
+                ok = self.sasl_exchange(args)
+                if ok is None:
+                    break
+                if ok == "unsupported":
                     self.line("-ERR unsupported mechanism")
                     continue
                 self.line("+OK logged in" if ok
@@ -675,22 +682,10 @@ class Peer:
                 self.line("%s %s" % (tag, "OK LOGIN completed" if ok
                                      else "NO [AUTHENTICATIONFAILED] no"))
             elif cmd == "AUTHENTICATE" and not self.authed and args:
-                mech = args[0].upper()
-                if mech == "PLAIN":
-                    blob = args[1] if len(args) > 1 else None
-                    if blob is None:
-                        self.line("+ ")
-                        blob = self.readline()
-                        if blob is None:
-                            break
-                    ok = self.check_plain("PLAIN", blob)
-                elif mech == "CRAM-MD5":
-                    self.line("+ " + self.cram_challenge())
-                    r = self.readline()
-                    if r is None:
-                        break
-                    ok = self.cram_check(r)
-                else:
+                ok = self.sasl_exchange(args)
+                if ok is None:
+                    break
+                if ok == "unsupported":
                     self.line("%s NO unsupported mechanism" % tag)
                     continue
                 self.line("%s %s" % (tag, "OK AUTHENTICATE completed" if ok
